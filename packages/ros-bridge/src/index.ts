@@ -1,0 +1,1 @@
+export * from './recording/recording-reader.ts';
