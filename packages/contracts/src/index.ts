@@ -8,3 +8,5 @@ export type {
 } from './sample-record.ts';
 export { SPLITS } from './splits.ts';
 export { findSharedData } from './shared-data.ts';
+export { computeSampleId, sha256Hex } from './sample-id.ts';
+export type { CliCommand, CliContext, CliOption, CliResult, Logger, Progress } from './cli-command.ts';

@@ -38,9 +38,10 @@ export interface SampleRecord {
 export interface SnapshotStats {
   samples: number;
   perSplit: Record<Split, number>;
-  /** Counts per head, then per label value. */
+  /** Counts per head, then per label value as `String(value)`, so `true` is counted under `"true"`. */
   perLabel: Record<string, Record<string, number>>;
   perTag: Record<string, number>;
+  /** Counts per source recording. A sample seen in several recordings counts once, under the first. */
   perSource: Record<string, number>;
 }
 

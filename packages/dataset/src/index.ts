@@ -1,1 +1,21 @@
-export {};
+export { BlobError, type BlobErrorCode } from './blob-error.ts';
+export type { BlobStaging, BlobStore, StagingRecovery } from './blob-store.ts';
+export {
+  DatasetStore,
+  STORE_FILES,
+  type DatasetStoreOptions,
+  type NewSample,
+  type SampleFilter,
+  type SampleSighting,
+  type SnapshotOptions,
+  type SnapshotRef,
+  type SnapshotSample,
+} from './dataset-store.ts';
+export { DatasetStoreError, type DatasetStoreErrorCode } from './dataset-store-error.ts';
+export { APPLICATION_ID, SCHEMA_VERSION } from './index-schema.ts';
+export { LocalBlobStore, type LocalBlobStoreOptions } from './local-blob-store.ts';
+export { computeManifestHash, type ManifestMember } from './manifest-hash.ts';
+export type { SampleBlobs } from './sample-validation.ts';
+export { isSha256Hex } from './is-sha256-hex.ts';
+export { SnapshotBuilder } from './snapshot-builder.ts';
+export { assignSplit, DEFAULT_SPLIT_RATIOS, validateSplitRatios, type SplitRatios } from './split-assigner.ts';

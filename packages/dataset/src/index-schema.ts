@@ -1,0 +1,172 @@
+import Database from 'better-sqlite3';
+import { DatasetStoreError } from './dataset-store-error.ts';
+
+/** Schema version stored in the index's `user_version`. Raise it with every schema change. */
+export const SCHEMA_VERSION = 1;
+
+/** `application_id` of a fieldloop index: the ASCII bytes `fldp`. */
+export const APPLICATION_ID = 0x666c6470;
+
+/**
+ * Tables of the index. Labels and tags are JSON text. A sample row keeps the first source it was
+ * seen in, and lineage keeps every source. `first_version` columns name the snapshot whose commit
+ * wrote the row.
+ */
+const SCHEMA_SQL = `
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE snapshots (
+  version INTEGER PRIMARY KEY CHECK (version >= 1),
+  manifest_hash TEXT NOT NULL UNIQUE,
+  parent_hash TEXT REFERENCES snapshots (manifest_hash),
+  created_at TEXT NOT NULL,
+  note TEXT NOT NULL,
+  added INTEGER NOT NULL CHECK (added >= 0),
+  stats TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE split_keys (
+  key TEXT PRIMARY KEY,
+  split TEXT NOT NULL CHECK (split IN ('train', 'val', 'test')),
+  first_version INTEGER NOT NULL REFERENCES snapshots (version)
+) STRICT;
+
+CREATE TABLE samples (
+  id TEXT PRIMARY KEY,
+  image_sha256 TEXT NOT NULL,
+  input_sha256 TEXT NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  labels TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  recording TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  log_time_ns TEXT,
+  file TEXT NOT NULL,
+  split_key TEXT NOT NULL REFERENCES split_keys (key),
+  first_version INTEGER NOT NULL REFERENCES snapshots (version)
+) STRICT;
+
+CREATE INDEX samples_by_input ON samples (input_sha256);
+
+CREATE TABLE lineage (
+  sample_id TEXT NOT NULL REFERENCES samples (id),
+  recording TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  log_time_ns TEXT,
+  file TEXT NOT NULL,
+  split_key TEXT NOT NULL REFERENCES split_keys (key),
+  image_sha256 TEXT NOT NULL,
+  first_version INTEGER NOT NULL REFERENCES snapshots (version)
+) STRICT;
+
+CREATE UNIQUE INDEX lineage_by_sighting ON lineage (sample_id, recording, topic, ifnull(log_time_ns, ''), file);
+CREATE INDEX lineage_by_image ON lineage (image_sha256);
+
+CREATE TABLE snapshot_samples (
+  version INTEGER NOT NULL REFERENCES snapshots (version),
+  sample_id TEXT NOT NULL REFERENCES samples (id),
+  split TEXT NOT NULL CHECK (split IN ('train', 'val', 'test')),
+  added_in INTEGER NOT NULL REFERENCES snapshots (version),
+  PRIMARY KEY (version, sample_id)
+) STRICT, WITHOUT ROWID;
+`;
+
+/**
+ * Opens the index database of a store, creating the schema when the file is new. Writers get WAL
+ * mode, `synchronous=FULL` and `foreign_keys=ON`. Throws a DatasetStoreError when the file belongs
+ * to another application or has a schema newer than SCHEMA_VERSION.
+ */
+export function openIndexDatabase(
+  path: string,
+  storeDir: string,
+  readOnly: boolean,
+  initialMeta: Record<string, string>,
+): Database.Database {
+  let db: Database.Database;
+  try {
+    db = readOnly ? new Database(path, { readonly: true, fileMustExist: true }) : new Database(path);
+  } catch (error) {
+    throw new DatasetStoreError(
+      'not-a-store',
+      storeDir,
+      `Cannot open the index ${path} of store ${storeDir}: ${(error as Error).message}. ` +
+        'Check that the directory is a fieldloop data set store and that it is readable.',
+      { cause: error },
+    );
+  }
+  try {
+    if (!readOnly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+    }
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    checkSchema(db, path, storeDir, readOnly, initialMeta);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
+function checkSchema(
+  db: Database.Database,
+  path: string,
+  storeDir: string,
+  readOnly: boolean,
+  initialMeta: Record<string, string>,
+): void {
+  const applicationId = db.pragma('application_id', { simple: true }) as number;
+  const userVersion = db.pragma('user_version', { simple: true }) as number;
+  const tableCount = db.prepare('SELECT count(*) FROM sqlite_master').pluck().get() as number;
+
+  if (applicationId === 0 && userVersion === 0 && tableCount === 0) {
+    if (readOnly) {
+      throw new DatasetStoreError(
+        'not-a-store',
+        storeDir,
+        `Store ${storeDir} has an empty index ${path}. Open it once for writing to create the store.`,
+      );
+    }
+    createSchema(db, initialMeta);
+    return;
+  }
+  if (applicationId !== APPLICATION_ID) {
+    throw new DatasetStoreError(
+      'not-a-store',
+      storeDir,
+      `${path} is not the index of a fieldloop data set store (SQLite application_id ${applicationId}). ` +
+        'Choose an empty or new directory for the store.',
+    );
+  }
+  if (userVersion > SCHEMA_VERSION) {
+    throw new DatasetStoreError(
+      'schema-too-new',
+      storeDir,
+      `Store ${storeDir} has index schema version ${userVersion}, but this fieldloop reads up to version ` +
+        `${SCHEMA_VERSION}. Upgrade fieldloop to open it.`,
+    );
+  }
+  if (userVersion < SCHEMA_VERSION) {
+    throw new DatasetStoreError(
+      'schema-too-old',
+      storeDir,
+      `Store ${storeDir} has index schema version ${userVersion}, and this fieldloop has no migration from ` +
+        `it to version ${SCHEMA_VERSION}. Open it with the fieldloop version that created it.`,
+    );
+  }
+}
+
+function createSchema(db: Database.Database, initialMeta: Record<string, string>): void {
+  db.transaction(() => {
+    db.exec(SCHEMA_SQL);
+    const insertMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+    for (const [key, value] of Object.entries(initialMeta)) insertMeta.run(key, value);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  })();
+}

@@ -1,0 +1,5 @@
+import type { CliCommand } from '@fieldloop/contracts';
+import { ingestCommand } from '@fieldloop/ros-bridge';
+
+/** Every subcommand of the tool, in the order `fieldloop --help` lists them. */
+export const COMMANDS: readonly CliCommand[] = [ingestCommand];

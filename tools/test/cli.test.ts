@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'fieldloop.js');
+
+function fieldloop(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('fieldloop tool', () => {
+  it('lists ingest in its help', () => {
+    const result = fieldloop('--help');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/ingest/);
+    expect(result.stdout).toMatch(/--json/);
+  });
+
+  it('says what each ingest option sets', () => {
+    const result = fieldloop('ingest', '--help');
+    expect(result.status).toBe(0);
+    for (const flag of ['--store <dir>', '--mapping <file>', '--allow-partial', '--msg-path <dir>', '--note <text>']) {
+      expect(result.stdout).toContain(flag);
+    }
+  });
+
+  it('ingests a folder and prints a JSON summary', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fieldloop-cli-'));
+    const images = join(dir, 'frames');
+    await import('node:fs/promises').then((fs) => fs.mkdir(images));
+    for (const [name, value] of [['a.png', 10], ['b.png', 200]] as const) {
+      const png = await sharp(new Uint8Array(4 * 4 * 3).fill(value), { raw: { width: 4, height: 4, channels: 3 } }).png().toBuffer();
+      await writeFile(join(images, name), png);
+    }
+    await writeFile(join(images, 'data.txt'), 'a.png 1\nb.png 2\n');
+    await writeFile(join(dir, 'mapping.yaml'), 'folder: {}\nimage: { width: 4, height: 4 }\nlabels:\n  level:\n    column: value\n');
+    const result = fieldloop('--json', 'ingest', images, '--mapping', join(dir, 'mapping.yaml'), '--store', join(dir, 'store'));
+    expect(result.stderr).not.toMatch(/error/i);
+    expect(result.status).toBe(0);
+    const summary = JSON.parse(result.stdout) as { snapshot: { version: number; stats: { samples: number } }; problems: string[] };
+    expect(summary.problems).toEqual([]);
+    expect(summary.snapshot.version).toBe(1);
+    expect(summary.snapshot.stats.samples).toBe(2);
+  });
+
+  it('fails with the reason for a missing mapping file', () => {
+    const result = fieldloop('--json', 'ingest', tmpdir(), '--mapping', '/nonexistent/mapping.yaml');
+    expect(result.status).toBe(1);
+    expect(JSON.parse(result.stdout)).toEqual({ error: expect.stringMatching(/mapping \/nonexistent\/mapping\.yaml cannot be read/) });
+  });
+
+  it('rejects an unknown option', () => {
+    const result = fieldloop('ingest', '--frobnicate');
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/unknown option/);
+  });
+});
