@@ -10,3 +10,6 @@ export { SPLITS } from './splits.ts';
 export { findSharedData } from './shared-data.ts';
 export { computeSampleId, sha256Hex } from './sample-id.ts';
 export type { CliCommand, CliContext, CliOption, CliResult, Logger, Progress } from './cli-command.ts';
+export type { HeadKind, HeadRole, HeadSpec, InputSpec } from './head-spec.ts';
+export type { BundleManifest, ModelFormat } from './bundle-manifest.ts';
+export { assertFleetId, fleetTopics } from './fleet-topics.ts';
