@@ -12,7 +12,7 @@ export interface Progress {
   stop(): void;
 }
 
-/** What the `fieldloop` tool hands each command. */
+/** Services the `fieldloop` tool passes to each command. */
 export interface CliContext {
   log: Logger;
   /** Starts a progress display labelled with `label`, counting `unit`s. */
@@ -30,7 +30,7 @@ export interface CliOption {
   required?: boolean;
 }
 
-/** What a command produced: the exit code, a JSON summary and a human-readable text. */
+/** Result of a command: the exit code, a JSON summary and a human-readable text. */
 export interface CliResult {
   exitCode: number;
   summary: unknown;

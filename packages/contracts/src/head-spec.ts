@@ -1,4 +1,4 @@
-/** What a task head predicts and how its loss is computed. */
+/** Kind of prediction a task head makes, which also sets its loss. */
 export type HeadKind = 'classification' | 'binary' | 'regression';
 
 /** Primary heads carry the task; auxiliary heads are weighted by the loss's lambda. */
@@ -21,7 +21,7 @@ export interface HeadSpec {
   normalization?: { mean: number; std: number };
 }
 
-/** How the model's input tensor is made from an image. */
+/** Size, layout and pixel normalisation of the model's input tensor. */
 export interface InputSpec {
   width: number;
   height: number;

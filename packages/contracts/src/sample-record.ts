@@ -1,4 +1,4 @@
-/** Where a sample came from: the recording, the topic and the log time of its image. */
+/** Origin of a sample: the recording, the topic and the log time of its image. */
 export interface SampleSource {
   /** Stable name of the recording or image folder, used as the split key unless the mapping sets one. */
   recording: string;
@@ -52,7 +52,7 @@ export interface SnapshotManifest {
   manifestHash: string;
   parentHash: string | null;
   createdAt: string;
-  /** Free text that says what produced the snapshot, for example the ingest command line. */
+  /** Free text naming what produced the snapshot, for example the ingest command line. */
   note: string;
   /** Samples this snapshot added to its parent's. */
   added: number;

@@ -51,7 +51,7 @@ export const ingestCommand: CliCommand = {
   arguments: '<paths...>',
   options: [
     { flags: '--store <dir>', description: 'data set store directory (created when missing); needed with --mapping' },
-    { flags: '--mapping <file>', description: 'YAML or JSON file that says how topics or label columns become samples' },
+    { flags: '--mapping <file>', description: 'YAML or JSON mapping file: which topics or label columns become samples, and how' },
     { flags: '--allow-partial', description: 'commit the samples of a truncated or damaged file and report what was lost', defaultValue: false },
     { flags: '--msg-path <dir>', description: 'directory of <package>/msg/<Type>.msg definitions for types a recording does not embed (repeatable)', repeatable: true, defaultValue: [] },
     { flags: '--note <text>', description: 'text stored with the snapshot, to say what produced it', defaultValue: '' },

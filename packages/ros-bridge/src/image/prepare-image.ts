@@ -53,7 +53,7 @@ async function toRgb(pipeline: Sharp, spec: ResizeSpec, origin: string): Promise
 }
 
 /**
- * Decodes encoded image bytes (PNG, JPEG, WebP, GIF, BMP or TIFF, told apart by their signature)
+ * Decodes encoded image bytes (PNG, JPEG, WebP, GIF, BMP or TIFF, recognised by their signature)
  * and resizes them to RGB. `origin` names the file or message in errors.
  */
 export async function prepareEncodedImage(bytes: Uint8Array, spec: ResizeSpec, origin: string): Promise<PreparedImage> {

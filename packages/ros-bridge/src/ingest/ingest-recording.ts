@@ -58,13 +58,13 @@ function checkTopics(mapping: Mapping, reader: RecordingReader): void {
 
 /**
  * Reads one recording and counts its topics. Without a mapping it decodes every message, so a
- * recording can be checked whole; with one it decodes only mapped topics, pairs each image with
+ * recording can be checked whole. With one it decodes only mapped topics, pairs each image with
  * its labels by time and sends the prepared samples to the sink.
  */
 export async function ingestRecording(reader: RecordingReader, options: IngestRecordingOptions): Promise<SourceReport> {
   const { mapping, decoder, sink } = options;
-  // Truncated files may hold their channel records only inside the cut chunk, so readers learn
-  // some channels while reading; the check runs again once every message is read.
+  // A truncated file may keep its channel records only inside the cut chunk, and readers learn
+  // those channels while reading. The check therefore runs again after the last message.
   if (mapping && reader.channels().length > 0) checkTopics(mapping, reader);
   const recording = recordingName(reader);
   const tally = new TopicTally(reader);
@@ -112,6 +112,7 @@ export async function ingestRecording(reader: RecordingReader, options: IngestRe
       if (value === undefined) unlabelled[label.head] = (unlabelled[label.head] ?? 0) + 1;
       else labels[label.head] = value;
     }
+
     const origin = describe(matched.frame.message);
     if (mapping.requireAllLabels && Object.keys(labels).length < mapping.labels.length) {
       skipped.add(`${origin}: no label within tolerance for ${mapping.labels.filter((l) => !(l.head in labels)).map((l) => l.head).join(', ')}`);
@@ -121,6 +122,7 @@ export async function ingestRecording(reader: RecordingReader, options: IngestRe
       skipped.add(`${origin}: no label of any head within tolerance`);
       return false;
     }
+
     const tags = new Set<string>();
     mapping.tags.forEach((tag, index) => {
       if (tag.kind === 'static') tags.add(tag.value);
@@ -129,6 +131,7 @@ export async function ingestRecording(reader: RecordingReader, options: IngestRe
         if (value !== undefined) tags.add(String(value));
       }
     });
+
     let image;
     let prepared;
     try {
@@ -140,6 +143,7 @@ export async function ingestRecording(reader: RecordingReader, options: IngestRe
       skipped.add((error as Error).message);
       return false;
     }
+
     const inputSha256 = sha256Hex(prepared.input);
     const sortedTags = [...tags].sort();
     const splitKey = mapping.split.by === 'segment'

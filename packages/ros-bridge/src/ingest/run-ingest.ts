@@ -24,7 +24,7 @@ export interface RunIngestOptions {
   onProgress?: (messagesRead: number) => void;
 }
 
-/** What an ingest run did; `problems` is empty exactly when it succeeded. */
+/** Outcome of an ingest run. `problems` is empty exactly when the run succeeded. */
 export interface IngestResult {
   sources: SourceReport[];
   snapshot: SnapshotManifest | null;
@@ -54,7 +54,7 @@ function problemsOf(report: SourceReport, allowPartial: boolean): string[] {
  * Ingests recordings and image folders. Without a mapping it reads, decodes and reports every
  * topic and writes nothing. With one it adds the samples of all paths to one new snapshot, which
  * is committed only when every path was read whole (or `allowPartial` is set) and every mapped
- * message decoded; otherwise the store is left as it was.
+ * message decoded. Otherwise the store is left as it was.
  */
 export async function runIngest(options: RunIngestOptions): Promise<IngestResult> {
   const definitions = new DefinitionRegistry();

@@ -3,7 +3,7 @@ import type { SampleBlobs } from '@fieldloop/dataset';
 
 export type { SampleBlobs };
 
-/** Where ingest puts samples: a data set snapshot being built, or a test's array. */
+/** Destination of ingested samples: a data set snapshot being built, or a test's array. */
 export interface SampleSink {
   add(record: SampleRecord, blobs: SampleBlobs): Promise<void>;
 }

@@ -131,7 +131,10 @@ class Reader {
         } catch (error) {
           this.fail(`${at}.pattern`, `is not a valid regular expression: ${(error as Error).message}`);
         }
-        const group = args.group === undefined ? (/\((?!\?)/.test(source) ? 1 : 0) : args.group;
+        // Without an explicit group, the first capturing group is the label, or the whole match
+        // when the pattern has none.
+        const hasCapture = /\((?!\?)/.test(source);
+        const group = args.group ?? (hasCapture ? 1 : 0);
         return {
           kind: 'regex',
           pattern,
