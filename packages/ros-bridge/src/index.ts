@@ -18,3 +18,4 @@ export { openRos1Bag } from './recording/ros1-reader.ts';
 export { openRosbag2Sqlite } from './recording/sqlite-reader.ts';
 export { isRosbag2Directory, openRosbag2Directory } from './recording/rosbag2-directory.ts';
 export { readRosbag2Metadata, type Rosbag2Metadata } from './recording/rosbag2-metadata.ts';
+export { Rosbag2McapWriter, ROS2_MSG_SCHEMAS, type Rosbag2TopicSpec } from './recording/rosbag2-mcap-writer.ts';
