@@ -1,0 +1,34 @@
+import type { HeadKind } from '@fieldloop/contracts';
+
+/** A metric value with its direction, so the gate knows which way is worse. */
+export interface MetricValue {
+  name: string;
+  value: number;
+  higherIsBetter: boolean;
+}
+
+/** What a model's predictions on one head looked like, to detect collapsed outputs. */
+export type PredictionSpread =
+  | { kind: 'classes'; distinctPredicted: number; distinctLabels: number; topClassShare: number }
+  | { kind: 'values'; predictionStd: number; labelStd: number };
+
+/** Evaluation of one head of one model on one data set split. */
+export interface HeadEvaluation {
+  head: string;
+  kind: HeadKind;
+  /** The metric the gate compares: accuracy or macro F1 for classes, MAE or RMSE for regression. */
+  metric: MetricValue;
+  /** The same metric per scenario tag, with the number of samples behind it. */
+  slices: Record<string, { value: number; support: number }>;
+  support: number;
+  spread: PredictionSpread;
+}
+
+/** Evaluation of one exported model file. */
+export interface ModelEvaluation {
+  /** Name of the model, for example `candidate v3` or `deployed v2`. */
+  label: string;
+  heads: Record<string, HeadEvaluation>;
+  latencyMs: { p50: number; p99: number };
+  sizeBytes: number;
+}

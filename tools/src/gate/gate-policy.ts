@@ -1,0 +1,30 @@
+/** Limits a candidate must stay within to be published. */
+export interface GatePolicy {
+  /**
+   * Largest allowed worsening of a head's metric against the deployed model, in the metric's own
+   * unit (for example 0.01 is one accuracy point; for MAE, in label units). Heads not listed use
+   * `defaultTolerance`.
+   */
+  tolerance: Record<string, number>;
+  defaultTolerance: number;
+  /** Slices with fewer samples than this are reported but not gated, because their metric is noise. */
+  minSliceSupport: number;
+  /** A classification head whose most frequent prediction covers more than this share is collapsed. */
+  maxTopClassShare: number;
+  /** A regression head whose prediction spread is below this share of the label spread is collapsed. */
+  minRelativeSpread: number;
+  /** Budget of p99 batch-1 latency in milliseconds. */
+  maxLatencyP99Ms: number;
+  /** Budget of the model file size in bytes. */
+  maxSizeBytes: number;
+}
+
+export const DEFAULT_GATE_POLICY: GatePolicy = {
+  tolerance: {},
+  defaultTolerance: 0.01,
+  minSliceSupport: 20,
+  maxTopClassShare: 0.95,
+  minRelativeSpread: 0.05,
+  maxLatencyP99Ms: 50,
+  maxSizeBytes: 5 * 1024 * 1024,
+};
