@@ -1,6 +1,6 @@
 import type { CliCommand } from '@fieldloop/contracts';
-import { ingestCommand } from '@fieldloop/ros-bridge';
+import { bridgeCommand, collectCommand, ingestCommand } from '@fieldloop/ros-bridge';
 import { simulateCommand } from './sim/simulate-command.ts';
 
 /** Every subcommand of the tool, in the order `fieldloop --help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [ingestCommand, simulateCommand];
+export const COMMANDS: readonly CliCommand[] = [ingestCommand, simulateCommand, bridgeCommand, collectCommand];

@@ -1,5 +1,5 @@
-/** Storage formats that fieldloop reads, told apart by their bytes. */
-export type RecordingFormat = 'mcap' | 'rosbag2-sqlite3' | 'ros1-bag';
+/** Storage formats that fieldloop reads, detected from their bytes, and `ros2-live` for a live ROS 2 graph. */
+export type RecordingFormat = 'mcap' | 'rosbag2-sqlite3' | 'ros1-bag' | 'ros2-live';
 
 /** A message definition carried by the recording itself. */
 export interface EmbeddedDefinition {

@@ -1,0 +1,85 @@
+import type { CliCommand, CliResult } from '@fieldloop/contracts';
+import { runBridge } from '../bridge/run-bridge.ts';
+import { MqttUplink } from '../fleet/mqtt-uplink.ts';
+import { OutboundQueue } from '../fleet/outbound-queue.ts';
+import { loadMapping } from '../mapping/load-mapping.ts';
+import { BROKER_CLI_OPTIONS, brokerFromCli, numberOption, stringOption, waitForStop } from './broker-cli-options.ts';
+
+/** `fieldloop bridge`: turns live ROS 2 topics, or a replayed recording, into samples sent over MQTT. */
+export const bridgeCommand: CliCommand = {
+  name: 'bridge',
+  summary: 'send samples from live ROS 2 topics, or from a replayed recording, to the fleet broker over MQTT',
+  description:
+    'Maps topics to samples with the same mapping file and time matching as ingest, queues each sample in a ' +
+    'durable SQLite queue and publishes it with QoS 1 to the robot sample topic, removing it at the broker PUBACK. ' +
+    'Live capture needs rclnodejs and ROS 2; without them pass --replay to read a recording instead. The summary ' +
+    'says which source was used. Samples still queued at exit are sent by the next run with the same --queue.',
+  arguments: '',
+  options: [
+    { flags: '--robot <id>', description: 'robot id: letters, digits, - and _', required: true },
+    { flags: '--mapping <file>', description: 'YAML or JSON mapping from topics to samples, as for ingest', required: true },
+    { flags: '--replay <path>', description: 'recording to replay in place of live ROS 2 topics' },
+    { flags: '--broker <url>', description: 'mqtt:// or mqtts:// URL of the broker', defaultValue: 'mqtt://127.0.0.1:1883' },
+    { flags: '--queue <file>', description: 'SQLite file of the outbound queue; default fieldloop-queue-<robot>.db' },
+    { flags: '--max-queue-mb <n>', description: 'queue bound in MiB; past it the oldest samples are dropped and counted', defaultValue: '1024' },
+    { flags: '--rate <n>', description: 'MQTT messages published per second at most, replays after a reconnect included', defaultValue: '200' },
+    { flags: '--max-payload-kb <n>', description: 'MQTT payload size in KiB above which samples are sent in chunks', defaultValue: '256' },
+    { flags: '--drain-timeout <seconds>', description: 'time to wait at the end for queued samples to be acknowledged', defaultValue: '30' },
+    { flags: '--duration <seconds>', description: 'stop live capture after this many seconds; 0 runs until SIGINT or SIGTERM', defaultValue: '0' },
+    { flags: '--msg-path <dir>', description: 'directory of <package>/msg/<Type>.msg definitions (repeatable)', repeatable: true, defaultValue: [] },
+    ...BROKER_CLI_OPTIONS,
+  ],
+  async run(_args, options, context): Promise<CliResult> {
+    const robot = stringOption(options, 'robot');
+    const mappingPath = stringOption(options, 'mapping');
+    if (robot === null || mappingPath === null) throw new Error('bridge needs --robot ID and --mapping FILE');
+    const mapping = await loadMapping(mappingPath);
+    const url = stringOption(options, 'broker') ?? 'mqtt://127.0.0.1:1883';
+    const queue = OutboundQueue.open({
+      path: stringOption(options, 'queue') ?? `fieldloop-queue-${robot}.db`,
+      maxBytes: Math.round(numberOption(options, 'maxQueueMb', 1024, 1) * 1024 * 1024),
+    });
+    const uplink = new MqttUplink({
+      fleet: stringOption(options, 'fleet') ?? 'default',
+      robot,
+      broker: brokerFromCli(url, options),
+      queue,
+      maxMessagesPerSecond: numberOption(options, 'rate', 200, 0.001),
+      maxPayloadBytes: Math.round(numberOption(options, 'maxPayloadKb', 256, 1) * 1024),
+      log: context.log,
+    });
+    const stop = new AbortController();
+    const stopping = waitForStop(numberOption(options, 'duration', 0), stop.signal).then((reason) => {
+      if (reason !== 'aborted') stop.abort();
+    });
+    try {
+      const result = await runBridge({
+        mapping,
+        sink: uplink,
+        replay: stringOption(options, 'replay'),
+        msgPaths: (options.msgPath as string[] | undefined) ?? [],
+        signal: stop.signal,
+        log: context.log,
+      });
+      const drainSeconds = numberOption(options, 'drainTimeout', 30);
+      try {
+        await uplink.drain(drainSeconds * 1000);
+      } catch (error) {
+        context.log.warn({ robot, error: (error as Error).message }, 'samples remain queued; the next bridge run with this queue sends them');
+      }
+      const stats = uplink.stats();
+      const remaining = queue.stats();
+      const summary = { source: result.source, robot, broker: url, samples: result.report.samples, skipped: result.report.skipped, ...stats, remaining };
+      const text =
+        `source: ${result.source === 'replay' ? `replayed recording ${result.report.path}` : 'live ROS 2 topics (rclnodejs)'}\n` +
+        `${result.report.samples} samples queued for ${robot}, ${result.report.skipped} skipped; ` +
+        `${stats.acknowledged} messages acknowledged by ${url}, ${remaining.items} still queued, ${remaining.dropped} dropped by the queue bound`;
+      return { exitCode: remaining.items === 0 ? 0 : 1, summary, text };
+    } finally {
+      stop.abort();
+      await stopping;
+      await uplink.close();
+      queue.close();
+    }
+  },
+};

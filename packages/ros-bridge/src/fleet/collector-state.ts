@@ -1,0 +1,196 @@
+import Database from 'better-sqlite3';
+import type { QueueSynchronous } from './outbound-queue.ts';
+import type { SampleChunk } from './sample-codec.ts';
+
+export interface CollectorStateOptions {
+  /** SQLite file; `:memory:` keeps nothing across restarts and suits only tests. */
+  path: string;
+  synchronous?: QueueSynchronous;
+  /** Bytes of incomplete chunked samples kept at most; older ones are dropped first. Default 256 MiB. */
+  maxChunkBytes?: number;
+}
+
+/** A received sample waiting to be committed to the store. */
+export interface PendingSample {
+  rowId: number;
+  robot: string;
+  sampleId: string;
+  payload: Buffer;
+}
+
+export type ReceiveOutcome = 'accepted' | 'duplicate-sequence' | 'duplicate-content';
+
+export type ChunkOutcome = { kind: 'duplicate-sequence' } | { kind: 'stored' } | { kind: 'complete'; payload: Buffer };
+
+/**
+ * The collector's durable memory, in one SQLite file in WAL mode: every (robot, boot, sequence)
+ * seen, samples received but not yet in the store, chunks of incomplete samples, and the ids of
+ * committed samples. A message is acknowledged to the broker only after its row is committed
+ * here, so a collector crash loses nothing and a redelivery is recognised by its sequence key.
+ */
+export class CollectorState {
+  private readonly db: Database.Database;
+  private readonly maxChunkBytes: number;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(options: CollectorStateOptions) {
+    this.maxChunkBytes = options.maxChunkBytes ?? 256 * 1024 * 1024;
+    try {
+      this.db = new Database(options.path);
+    } catch (error) {
+      throw new Error(`opening the collector state ${options.path} failed: ${(error as Error).message}. Check that its directory exists and is writable.`, { cause: error });
+    }
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${(options.synchronous ?? 'full').toUpperCase()}`);
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS seen (
+        robot TEXT NOT NULL, boot TEXT NOT NULL, seq INTEGER NOT NULL,
+        PRIMARY KEY (robot, boot, seq)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS pending (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        robot TEXT NOT NULL, sample_id TEXT NOT NULL, payload BLOB NOT NULL, received_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS pending_sample ON pending (sample_id);
+      CREATE TABLE IF NOT EXISTS chunks (
+        robot TEXT NOT NULL, boot TEXT NOT NULL, seq INTEGER NOT NULL, idx INTEGER NOT NULL,
+        count INTEGER NOT NULL, total INTEGER NOT NULL, data BLOB NOT NULL, received_at INTEGER NOT NULL,
+        PRIMARY KEY (robot, boot, seq, idx)
+      );
+      CREATE TABLE IF NOT EXISTS committed (sample_id TEXT PRIMARY KEY) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS batches (
+        version INTEGER NOT NULL, committed_at TEXT NOT NULL, samples INTEGER NOT NULL, per_robot TEXT NOT NULL
+      );
+    `);
+  }
+
+  /** Records a complete sample unless its sequence key or its content was seen before. */
+  receiveSample(robot: string, bootId: string, sequence: number, sampleId: string, payload: Buffer): ReceiveOutcome {
+    const run = this.db.transaction((): ReceiveOutcome => {
+      this.sql('DELETE FROM chunks WHERE robot = ? AND boot = ? AND seq = ?').run(robot, bootId, sequence);
+      const inserted = this.sql('INSERT OR IGNORE INTO seen (robot, boot, seq) VALUES (?, ?, ?)').run(robot, bootId, sequence);
+      if (inserted.changes === 0) return 'duplicate-sequence';
+      const known =
+        this.sql('SELECT 1 FROM committed WHERE sample_id = ?').get(sampleId) !== undefined ||
+        this.sql('SELECT 1 FROM pending WHERE sample_id = ?').get(sampleId) !== undefined;
+      if (known) return 'duplicate-content';
+      this.sql('INSERT INTO pending (robot, sample_id, payload, received_at) VALUES (?, ?, ?, ?)').run(robot, sampleId, payload, Date.now());
+      return 'accepted';
+    });
+    return run.immediate();
+  }
+
+  /**
+   * Stores one chunk and returns the whole sample message once every chunk is in. Chunks that
+   * disagree with stored ones on count or length throw. When incomplete samples pass the byte
+   * bound, the oldest are dropped first.
+   */
+  receiveChunk(chunk: SampleChunk): ChunkOutcome {
+    const run = this.db.transaction((): ChunkOutcome => {
+      const key = [chunk.robot, chunk.bootId, chunk.sequence] as const;
+      if (this.sql('SELECT 1 FROM seen WHERE robot = ? AND boot = ? AND seq = ?').get(...key) !== undefined) {
+        return { kind: 'duplicate-sequence' };
+      }
+      const other = this.sql('SELECT count, total FROM chunks WHERE robot = ? AND boot = ? AND seq = ? LIMIT 1').get(...key) as
+        | { count: number; total: number }
+        | undefined;
+      if (other && (other.count !== chunk.count || other.total !== chunk.totalBytes)) {
+        throw new RangeError(
+          `chunk ${chunk.index} of ${chunk.robot} sequence ${chunk.sequence} declares ${chunk.count} chunks and ${chunk.totalBytes} bytes, ` +
+            `but earlier chunks declared ${other.count} and ${other.total}`,
+        );
+      }
+      this.db
+        .prepare('INSERT OR IGNORE INTO chunks (robot, boot, seq, idx, count, total, data, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(...key, chunk.index, chunk.count, chunk.totalBytes, chunk.data, Date.now());
+      const parts = this.sql('SELECT data FROM chunks WHERE robot = ? AND boot = ? AND seq = ? ORDER BY idx').all(...key) as Array<{ data: Buffer }>;
+      if (parts.length < chunk.count) {
+        this.evictChunks();
+        return { kind: 'stored' };
+      }
+      // The chunks stay until receiveSample records the sample in the same transaction that deletes them.
+      const payload = Buffer.concat(parts.map((part) => part.data));
+      if (payload.length !== chunk.totalBytes) {
+        this.sql('DELETE FROM chunks WHERE robot = ? AND boot = ? AND seq = ?').run(...key);
+        throw new RangeError(`chunks of ${chunk.robot} sequence ${chunk.sequence} add up to ${payload.length} bytes, but declare ${chunk.totalBytes}`);
+      }
+      return { kind: 'complete', payload };
+    });
+    return run.immediate();
+  }
+
+  /** Deletes the chunks of one sample, for a reassembled message that failed to decode. */
+  discardChunks(robot: string, bootId: string, sequence: number): void {
+    this.sql('DELETE FROM chunks WHERE robot = ? AND boot = ? AND seq = ?').run(robot, bootId, sequence);
+  }
+
+  /** Drops incomplete chunked samples whose first chunk is older than `maxAgeMs`; returns how many. */
+  expireChunks(maxAgeMs: number, now = Date.now()): number {
+    const run = this.db.transaction(() => {
+      const stale = this.db
+        .prepare('SELECT robot, boot, seq FROM chunks GROUP BY robot, boot, seq HAVING min(received_at) < ?')
+        .all(now - maxAgeMs) as Array<{ robot: string; boot: string; seq: number }>;
+      for (const group of stale) this.sql('DELETE FROM chunks WHERE robot = ? AND boot = ? AND seq = ?').run(group.robot, group.boot, group.seq);
+      return stale.length;
+    });
+    return run.immediate();
+  }
+
+  /** Returns up to `limit` pending samples, oldest first. */
+  pending(limit: number): PendingSample[] {
+    const rows = this.sql('SELECT id, robot, sample_id, payload FROM pending ORDER BY id LIMIT ?').all(limit) as Array<{
+      id: number;
+      robot: string;
+      sample_id: string;
+      payload: Buffer;
+    }>;
+    return rows.map((row) => ({ rowId: row.id, robot: row.robot, sampleId: row.sample_id, payload: row.payload }));
+  }
+
+  pendingCount(): number {
+    return (this.sql('SELECT count(*) AS n FROM pending').get() as { n: number }).n;
+  }
+
+  /** Removes pending rows after their samples were committed (or rejected) and remembers the committed ids. */
+  settle(rowIds: readonly number[], committedIds: readonly string[], batch: { version: number; perRobot: Record<string, number> } | null): void {
+    const run = this.db.transaction(() => {
+      const remove = this.sql('DELETE FROM pending WHERE id = ?');
+      for (const id of rowIds) remove.run(id);
+      const remember = this.sql('INSERT OR IGNORE INTO committed (sample_id) VALUES (?)');
+      for (const id of committedIds) remember.run(id);
+      if (batch) {
+        const samples = Object.values(batch.perRobot).reduce((sum, n) => sum + n, 0);
+        this.db
+          .prepare('INSERT INTO batches (version, committed_at, samples, per_robot) VALUES (?, ?, ?, ?)')
+          .run(batch.version, new Date().toISOString(), samples, JSON.stringify(batch.perRobot));
+      }
+    });
+    run.immediate();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Returns a prepared statement, compiling each SQL text once. */
+  private sql(text: string): Database.Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  private evictChunks(): void {
+    let bytes = (this.sql('SELECT coalesce(sum(length(data)), 0) AS n FROM chunks').get() as { n: number }).n;
+    while (bytes > this.maxChunkBytes) {
+      const oldest = this.sql('SELECT robot, boot, seq FROM chunks ORDER BY received_at LIMIT 1').get() as
+        | { robot: string; boot: string; seq: number }
+        | undefined;
+      if (!oldest) return;
+      this.sql('DELETE FROM chunks WHERE robot = ? AND boot = ? AND seq = ?').run(oldest.robot, oldest.boot, oldest.seq);
+      bytes = (this.sql('SELECT coalesce(sum(length(data)), 0) AS n FROM chunks').get() as { n: number }).n;
+    }
+  }
+}

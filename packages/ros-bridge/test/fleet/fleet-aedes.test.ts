@@ -1,0 +1,216 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fleetTopics } from '@fieldloop/contracts';
+import { DatasetStore } from '@fieldloop/dataset';
+import mqtt from 'mqtt';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FleetCollector } from '../../src/fleet/collector.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/fleet/embedded-broker.ts';
+import { MqttUplink } from '../../src/fleet/mqtt-uplink.ts';
+import { OutboundQueue } from '../../src/fleet/outbound-queue.ts';
+import { encodeSample, newBootId } from '../../src/fleet/sample-codec.ts';
+import { makeSample, waitFor } from './support/field-samples.ts';
+import { TcpProxy } from './support/tcp-proxy.ts';
+
+const FLEET = 'test-fleet';
+
+async function storeSampleIds(storeDir: string): Promise<string[]> {
+  const store = await DatasetStore.open(storeDir, { readOnly: true });
+  try {
+    const latest = store.latestSnapshot();
+    return latest ? [...store.samples(latest.version)].map((sample) => sample.id) : [];
+  } finally {
+    await store.close();
+  }
+}
+
+describe('fleet transport through aedes', () => {
+  let dir: string;
+  let broker: EmbeddedBroker;
+  const cleanups: Array<() => Promise<void> | void> = [];
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fieldloop-fleet-'));
+    broker = await startEmbeddedBroker();
+  });
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    await broker.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function collector(url: string, extra: Partial<Parameters<typeof FleetCollector.start>[0]> = {}): Promise<FleetCollector> {
+    const started = await FleetCollector.start({
+      fleet: FLEET,
+      broker: { url, protocolVersion: 4, reconnectPeriodMs: 100 },
+      storeDir: join(dir, 'store'),
+      statePath: join(dir, 'collector.db'),
+      commitIntervalMs: 60_000,
+      ...extra,
+    });
+    cleanups.push(async () => {
+      await started.close();
+    });
+    return started;
+  }
+
+  function uplink(url: string, robot: string, extra: Partial<ConstructorParameters<typeof MqttUplink>[0]> = {}): MqttUplink {
+    const queue = OutboundQueue.open({ path: join(dir, `${robot}-queue.db`), synchronous: 'normal' });
+    const started = new MqttUplink({
+      fleet: FLEET,
+      robot,
+      broker: { url, protocolVersion: 4, reconnectPeriodMs: 100 },
+      queue,
+      maxMessagesPerSecond: 5000,
+      ...extra,
+    });
+    cleanups.push(async () => {
+      await started.close();
+      queue.close();
+    });
+    return started;
+  }
+
+  it('delivers samples from two robots into one batch', async () => {
+    const base = await collector(broker.url);
+    const robots = [uplink(broker.url, 'rover-1'), uplink(broker.url, 'rover-2')];
+    for (let i = 0; i < 20; i += 1) await robots[i % 2]?.add(makeSample(`s${i}`).record, makeSample(`s${i}`).blobs);
+    await waitFor(() => base.stats().accepted === 20, '20 accepted samples');
+    const batch = await base.flush();
+    expect(batch?.perRobot).toEqual({ 'rover-1': 10, 'rover-2': 10 });
+    expect(batch?.added).toBe(20);
+    await base.close();
+    expect((await storeSampleIds(join(dir, 'store'))).length).toBe(20);
+  });
+
+  it('reassembles chunked samples', async () => {
+    const base = await collector(broker.url);
+    const robot = uplink(broker.url, 'rover-1', { maxPayloadBytes: 256 });
+    const sample = makeSample('big', { width: 32, height: 32 });
+    await robot.add(sample.record, sample.blobs);
+    await waitFor(() => base.stats().accepted === 1, 'the chunked sample');
+    await base.close();
+    expect(await storeSampleIds(join(dir, 'store'))).toEqual([sample.record.id]);
+  });
+
+  it('stores unlabelled captures', async () => {
+    const base = await collector(broker.url);
+    const sample = makeSample('unlabelled', { labels: {} });
+    await uplink(broker.url, 'rover-1').add(sample.record, sample.blobs);
+    await waitFor(() => base.stats().accepted === 1, 'the unlabelled sample');
+    const batch = await base.flush();
+    expect(batch?.added).toBe(1);
+  });
+
+  it('drops repeated content from another boot', async () => {
+    const base = await collector(broker.url);
+    const sample = makeSample('same');
+    await uplink(broker.url, 'rover-1').add(sample.record, sample.blobs);
+    await uplink(broker.url, 'rover-1').add(sample.record, sample.blobs);
+    await waitFor(() => base.stats().accepted + base.stats().duplicateContent === 2, 'both copies');
+    expect(base.stats().duplicateContent).toBe(1);
+  });
+
+  it('drops a redelivered sequence', async () => {
+    const base = await collector(broker.url);
+    const sample = makeSample('again');
+    const payload = encodeSample({ robot: 'rover-1', bootId: newBootId(), sequence: 3, record: sample.record, image: sample.blobs.image, input: sample.blobs.input, extra: null });
+    const raw = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
+    await raw.publishAsync(fleetTopics.samples(FLEET, 'rover-1'), payload, { qos: 1 });
+    await raw.publishAsync(fleetTopics.samples(FLEET, 'rover-1'), payload, { qos: 1 });
+    await raw.endAsync();
+    await waitFor(() => base.stats().messages === 2, 'both messages');
+    expect(base.stats().duplicateSequence).toBe(1);
+  });
+
+  it('rejects a robot id that does not match the topic', async () => {
+    const base = await collector(broker.url);
+    const sample = makeSample('spoof');
+    const payload = encodeSample({ robot: 'rover-2', bootId: newBootId(), sequence: 0, record: sample.record, image: sample.blobs.image, input: sample.blobs.input, extra: null });
+    const raw = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
+    await raw.publishAsync(fleetTopics.samples(FLEET, 'rover-1'), payload, { qos: 1 });
+    await raw.endAsync();
+    await waitFor(() => base.stats().messages === 1, 'the message');
+    expect(base.stats().rejectedByRobot).toEqual({ 'rover-1': 1 });
+  });
+
+  it('survives 10,000 malformed payloads', async () => {
+    const warnings: string[] = [];
+    const log = { debug() {}, info() {}, error() {}, warn: (_fields: Record<string, unknown>, message: string) => void warnings.push(message) };
+    const base = await collector(broker.url, { log });
+    const raw = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
+    const topic = fleetTopics.samples(FLEET, 'vandal');
+    for (let i = 0; i < 10_000; i += 1) raw.publish(topic, Buffer.from(`garbage ${i}`), { qos: 0 });
+    await waitFor(() => base.stats().messages === 10_000, '10,000 malformed messages', 60_000);
+    const sample = makeSample('after');
+    await uplink(broker.url, 'rover-1').add(sample.record, sample.blobs);
+    await waitFor(() => base.stats().accepted === 1, 'a valid sample after the garbage');
+    await raw.endAsync();
+    expect(base.stats().rejectedByRobot).toEqual({ vandal: 10_000 });
+    expect(warnings.length).toBeLessThan(20);
+  });
+
+  it('delivers everything across a network cut', async () => {
+    const proxy = await TcpProxy.start(broker.port);
+    cleanups.push(() => proxy.close());
+    const base = await collector(broker.url);
+    const robot = uplink(proxy.url, 'rover-1');
+    const total = 120;
+    for (let i = 0; i < total; i += 1) {
+      if (i === 40) proxy.cut();
+      if (i === 80) {
+        expect(robot.stats().connected).toBe(false);
+        proxy.restore();
+      }
+      await robot.add(makeSample(`cut${i}`).record, makeSample(`cut${i}`).blobs);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await robot.drain(20_000);
+    await waitFor(() => base.stats().accepted === total, `${total} accepted samples`);
+    await base.close();
+    const ids = await storeSampleIds(join(dir, 'store'));
+    expect(ids.length).toBe(total);
+    expect(new Set(ids).size).toBe(total);
+  });
+
+  it('limits the replay rate after reconnecting', async () => {
+    const proxy = await TcpProxy.start(broker.port);
+    cleanups.push(() => proxy.close());
+    proxy.cut();
+    const base = await collector(broker.url);
+    const robot = uplink(proxy.url, 'rover-1', { maxMessagesPerSecond: 40, maxInFlight: 4 });
+    for (let i = 0; i < 44; i += 1) await robot.add(makeSample(`rate${i}`).record, makeSample(`rate${i}`).blobs);
+    const start = performance.now();
+    proxy.restore();
+    await robot.drain(20_000);
+    const elapsedMs = performance.now() - start;
+    await waitFor(() => base.stats().accepted === 44, '44 accepted samples');
+    // 4 messages go at once (the bucket's capacity); the other 40 need one second at 40 per second.
+    expect(elapsedMs).toBeGreaterThan(900);
+  });
+
+  it('collector start rejects a refused connection', async () => {
+    const closed = await startEmbeddedBroker();
+    await closed.close();
+    await expect(
+      FleetCollector.start({ fleet: FLEET, broker: { url: closed.url, protocolVersion: 4 }, storeDir: join(dir, 'store'), statePath: join(dir, 'collector.db') }),
+    ).rejects.toThrow(/could not connect to mqtt:\/\/127\.0\.0\.1:\d+: connect ECONNREFUSED/);
+  });
+
+  it('collector start times out on a silent server', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+    const url = `mqtt://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    await expect(
+      FleetCollector.start({ fleet: FLEET, broker: { url, protocolVersion: 4 }, storeDir: join(dir, 'store'), statePath: join(dir, 'collector.db'), startTimeoutMs: 500 }),
+    ).rejects.toThrow(/within 500 ms/);
+  });
+});

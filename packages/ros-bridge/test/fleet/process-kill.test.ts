@@ -1,0 +1,109 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DatasetStore } from '@fieldloop/dataset';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FleetCollector } from '../../src/fleet/collector.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/fleet/embedded-broker.ts';
+import { MqttUplink } from '../../src/fleet/mqtt-uplink.ts';
+import { OutboundQueue } from '../../src/fleet/outbound-queue.ts';
+import { freePort } from './support/mosquitto.ts';
+import { makeSample, waitFor } from './support/field-samples.ts';
+
+const ROBOT_SCRIPT = fileURLToPath(new URL('./support/robot-process.ts', import.meta.url));
+const COLLECTOR_SCRIPT = fileURLToPath(new URL('./support/collector-process.ts', import.meta.url));
+
+/** Runs a support script; resolves with the child once its stdout contains `marker`. */
+function runScript(script: string, args: string[], marker: string): Promise<ReturnType<typeof spawn>> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (data: Buffer) => {
+      output += data.toString();
+      if (output.includes(marker)) resolve(child);
+    });
+    child.stderr.on('data', (data: Buffer) => (output += data.toString()));
+    child.once('exit', (code) => {
+      if (!output.includes(marker)) reject(new Error(`${script} exited with code ${code} before printing "${marker}": ${output}`));
+    });
+  });
+}
+
+async function kill(child: ReturnType<typeof spawn>): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+describe('processes killed with SIGKILL', () => {
+  let dir: string;
+  let broker: EmbeddedBroker;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fieldloop-robot-'));
+    broker = await startEmbeddedBroker();
+  });
+
+  afterEach(async () => {
+    await broker.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('delivers its queue after a restart', async () => {
+    const queuePath = join(dir, 'queue.db');
+    const count = 30;
+    const offline = `mqtt://127.0.0.1:${await freePort()}`;
+    const filler = await runScript(ROBOT_SCRIPT, ['fill', queuePath, offline, String(count)], `queued ${count}`);
+    await kill(filler);
+
+    const queue = OutboundQueue.open({ path: queuePath });
+    expect(queue.stats().items).toBe(count);
+    queue.close();
+
+    const base = await FleetCollector.start({
+      fleet: 'test-fleet',
+      broker: { url: broker.url, protocolVersion: 4 },
+      storeDir: join(dir, 'store'),
+      statePath: join(dir, 'collector.db'),
+    });
+    const drainer = await runScript(ROBOT_SCRIPT, ['drain', queuePath, broker.url, '0'], 'drained');
+    await new Promise((resolve) => drainer.once('exit', resolve));
+    await waitFor(() => base.stats().accepted === count, `${count} accepted samples`);
+    await base.close();
+    const store = await DatasetStore.open(join(dir, 'store'), { readOnly: true });
+    expect(store.latestSnapshot()?.stats.samples).toBe(count);
+    await store.close();
+  });
+
+  it('collector keeps acknowledged samples', async () => {
+    const storeDir = join(dir, 'store');
+    const statePath = join(dir, 'collector.db');
+    const child = await runScript(COLLECTOR_SCRIPT, [broker.url, storeDir, statePath], 'ready');
+    const queue = OutboundQueue.open({ path: join(dir, 'queue.db') });
+    const uplink = new MqttUplink({ fleet: 'test-fleet', robot: 'rover-1', broker: { url: broker.url, protocolVersion: 4 }, queue, maxMessagesPerSecond: 5000 });
+    const count = 25;
+    for (let i = 0; i < count; i += 1) await uplink.add(makeSample(`crash${i}`).record, makeSample(`crash${i}`).blobs);
+    await uplink.drain(20_000);
+    await kill(child);
+
+    const restarted = await FleetCollector.start({
+      fleet: 'test-fleet',
+      broker: { url: broker.url, protocolVersion: 4 },
+      storeDir,
+      statePath,
+      clientId: 'crash-test-collector',
+    });
+    for (let i = 0; i < 5; i += 1) await uplink.add(makeSample(`crash${i}`).record, makeSample(`crash${i}`).blobs);
+    await uplink.drain(20_000);
+    await uplink.close();
+    queue.close();
+    await waitFor(() => restarted.stats().duplicateContent === 5, 'five repeated samples');
+    const batch = await restarted.close();
+    expect(batch?.added).toBe(count);
+    const store = await DatasetStore.open(storeDir, { readOnly: true });
+    expect(store.latestSnapshot()?.stats.samples).toBe(count);
+    await store.close();
+  });
+});
