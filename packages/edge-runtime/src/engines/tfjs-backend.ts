@@ -1,0 +1,43 @@
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+/** tfjs backends the runtime uses. `tensorflow` exists only when @tensorflow/tfjs-node loads. */
+export type TfjsBackendName = 'wasm' | 'cpu' | 'tensorflow';
+
+let wasmRegistered: Promise<void> | null = null;
+let nodeBackend: Promise<boolean> | null = null;
+
+/**
+ * Makes `name` the active tfjs backend and returns tfjs. tfjs has one active backend per
+ * process, so engines on different backends switch before each run.
+ */
+export async function useTfjsBackend(name: TfjsBackendName): Promise<typeof tf> {
+  if (tf.getBackend() === name) return tf;
+  if (name === 'wasm') {
+    wasmRegistered ??= (async () => {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      wasm.setWasmPaths(`${dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'))}/`);
+    })();
+    await wasmRegistered;
+  }
+  if (name === 'tensorflow' && !(await tfjsNodeAvailable())) {
+    throw new Error('tfjs backend tensorflow needs @tensorflow/tfjs-node, which is not installed');
+  }
+  if (!(await tf.setBackend(name))) throw new Error(`tfjs backend ${name} failed to initialise`);
+  return tf;
+}
+
+/** Returns whether @tensorflow/tfjs-node (native TensorFlow) can be loaded in this process. */
+export async function tfjsNodeAvailable(): Promise<boolean> {
+  nodeBackend ??= (async () => {
+    try {
+      const moduleName = '@tensorflow/tfjs-node';
+      await import(moduleName);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  return nodeBackend;
+}

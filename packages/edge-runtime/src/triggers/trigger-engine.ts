@@ -1,0 +1,88 @@
+import type { HeadPrediction } from '../inference/decode-outputs.ts';
+import type { Prediction } from '../inference/predictor.ts';
+import type { Campaign, TriggerSpec } from './campaign.ts';
+
+/** Outcome of the triggers for one frame. */
+export interface TriggerDecision {
+  /** Reasons the frame is worth sending, one entry per trigger that fired. */
+  reasons: string[];
+  /** True when a trigger fired and the caps allow one more capture. */
+  capture: boolean;
+  /** True when a trigger fired but a cap held the capture back. */
+  capped: boolean;
+}
+
+/** mulberry32: a small seeded 32-bit generator, so random sampling repeats on replay. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Difference of two head predictions: total variation distance for classes, absolute difference for values. */
+export function headDisagreement(active: HeadPrediction, shadow: HeadPrediction): number {
+  if (active.kind === 'regression' || shadow.kind === 'regression') {
+    return active.kind === 'regression' && shadow.kind === 'regression' ? Math.abs(active.value - shadow.value) : Number.POSITIVE_INFINITY;
+  }
+  const names = new Set([...Object.keys(active.probabilities), ...Object.keys(shadow.probabilities)]);
+  let sum = 0;
+  for (const name of names) sum += Math.abs((active.probabilities[name] ?? 0) - (shadow.probabilities[name] ?? 0));
+  return sum / 2;
+}
+
+/** Evaluates a campaign's triggers on each prediction and enforces its per-minute and per-hour caps. */
+export class TriggerEngine {
+  readonly campaign: Campaign;
+  private readonly random: () => number;
+  private readonly captures: number[] = [];
+
+  constructor(campaign: Campaign) {
+    this.campaign = campaign;
+    this.random = mulberry32(campaign.seed);
+  }
+
+  /** Decides for one frame; `now` is milliseconds since the epoch (injectable for replays). */
+  evaluate(active: Prediction, shadow: Prediction | null, now = Date.now()): TriggerDecision {
+    const reasons = this.campaign.triggers.flatMap((trigger) => this.fire(trigger, active, shadow));
+    if (reasons.length === 0) return { reasons, capture: false, capped: false };
+    while (this.captures.length > 0 && this.captures[0]! <= now - 3_600_000) this.captures.shift();
+    const lastMinute = this.captures.filter((time) => time > now - 60_000).length;
+    if (lastMinute >= this.campaign.caps.perMinute || this.captures.length >= this.campaign.caps.perHour) {
+      return { reasons, capture: false, capped: true };
+    }
+    this.captures.push(now);
+    return { reasons, capture: true, capped: false };
+  }
+
+  private fire(trigger: TriggerSpec, active: Prediction, shadow: Prediction | null): string[] {
+    if (trigger.kind === 'random') return this.random() < trigger.probability ? [`random sample (p=${trigger.probability})`] : [];
+    if (trigger.kind === 'shadow-disagreement') {
+      if (!shadow) return [];
+      return Object.entries(trigger.thresholds).flatMap(([head, threshold]) => {
+        const a = active.heads[head];
+        const s = shadow.heads[head];
+        if (!a || !s) return [];
+        const difference = headDisagreement(a, s);
+        return difference > threshold ? [`shadow v${shadow.model.version} disagrees on ${head} by ${difference.toFixed(3)} > ${threshold}`] : [];
+      });
+    }
+    const head = active.heads[trigger.head];
+    if (!head || head.kind === 'regression') return [];
+    switch (trigger.kind) {
+      case 'confidence-band':
+        return head.confidence >= trigger.min && head.confidence <= trigger.max
+          ? [`${trigger.head} confidence ${head.confidence.toFixed(3)} in [${trigger.min}, ${trigger.max}]`]
+          : [];
+      case 'margin':
+        return head.margin < trigger.below ? [`${trigger.head} top-2 margin ${head.margin.toFixed(3)} < ${trigger.below}`] : [];
+      case 'entropy':
+        return head.entropy > trigger.above ? [`${trigger.head} entropy ${head.entropy.toFixed(3)} > ${trigger.above}`] : [];
+      case 'rare-class':
+        return trigger.classes.includes(head.label) ? [`${trigger.head} predicted rare class ${head.label}`] : [];
+    }
+  }
+}
