@@ -1,0 +1,112 @@
+import type { CliCommand, CliResult } from '@fieldloop/contracts';
+import { runDistillation, type DistillReport } from '../kd/run-distillation.ts';
+
+function formatMetric(metric: string, value: number): string {
+  if (Number.isNaN(value)) return '-';
+  return metric === 'accuracy' ? `${(100 * value).toFixed(1)}%` : value.toPrecision(4);
+}
+
+function formatDrop(metric: string, drop: number): string {
+  if (Number.isNaN(drop)) return '-';
+  return metric === 'accuracy' ? `${(100 * drop).toFixed(1)} pt` : drop.toPrecision(3);
+}
+
+/** Renders the report as the table `fieldloop distill` prints. */
+export function renderDistillReport(report: DistillReport): string {
+  const lines: string[] = [];
+  lines.push(
+    `teacher ${report.teacher.parameters} parameters; student ${report.student.parameters} (${(100 * report.student.parameterShare).toFixed(1)}%, width ${report.student.widthMultiplier})`,
+  );
+  lines.push(`snapshot ${report.snapshot}: ${report.samples.train} train samples, ${report.samples.eval} ${report.samples.evalSplit} samples`);
+  lines.push('head            metric    teacher   student  retained  int8/litert  int8/tfjs-tflite  int8 drop');
+  for (const head of report.heads) {
+    lines.push(
+      [
+        head.name.padEnd(15),
+        head.metric.padEnd(8),
+        formatMetric(head.metric, head.teacher).padStart(9),
+        formatMetric(head.metric, head.student).padStart(9),
+        (Number.isFinite(head.retained) ? `${(100 * head.retained).toFixed(1)}%` : '-').padStart(9),
+        formatMetric(head.metric, head.exported['int8/litert'] ?? Number.NaN).padStart(12),
+        formatMetric(head.metric, head.exported['int8/tfjs-tflite'] ?? Number.NaN).padStart(17),
+        formatDrop(head.metric, head.int8Drop).padStart(10),
+      ].join(' '),
+    );
+  }
+  const f = report.files;
+  lines.push(`files: float32 ${f.float32.bytes} B, int8 ${f.int8.bytes} B (${(100 * f.int8.shareOfFloat).toFixed(1)}% of float32)`);
+  lines.push('batch-1 latency (ms): ' + Object.entries(report.latency).map(([key, l]) => `${key} p50 ${l.p50.toFixed(2)} p99 ${l.p99.toFixed(2)}`).join('; '));
+  return lines.join('\n');
+}
+
+function numberOption(options: Record<string, unknown>, key: string): number | undefined {
+  const value = options[key];
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed)) throw new Error(`Option --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a number; got '${String(value)}'.`);
+  return parsed;
+}
+
+/** `fieldloop distill`: distills a teacher into a student, exports it and reports per head. */
+export const distillCommand: CliCommand = {
+  name: 'distill',
+  summary: 'distill a teacher into a small student, export it as float32 and int8 TFLite, and report per head',
+  description:
+    'Loads the teacher (model.json and model-card.json from --teacher), builds a depthwise-separable student with ' +
+    'every head (by default the widest that has at most 10% of the teacher parameters), trains it by knowledge ' +
+    'distillation on the train split of --store (samples without a label learn from the teacher alone), and writes ' +
+    'student/, student.tflite, student-int8.tflite and distill-report.json into --out. The report gives per head ' +
+    'the teacher and student metric on the val split (test when val is empty), the metric of each exported file ' +
+    'in LiteRT.js and tfjs-tflite, file sizes and batch-1 latency per runtime.',
+  arguments: '',
+  options: [
+    { flags: '--teacher <dir>', description: 'teacher directory (model.json, weights, model-card.json)', required: true },
+    { flags: '--store <dir>', description: 'data set store directory', required: true },
+    { flags: '--snapshot <version>', description: 'snapshot version (default: the latest)' },
+    { flags: '--out <dir>', description: 'output directory', required: true },
+    { flags: '--width <multiplier>', description: 'student width multiplier (default: widest within 10% of the teacher parameters)' },
+    { flags: '--epochs <count>', description: 'training epochs', defaultValue: '30' },
+    { flags: '--batch-size <count>', description: 'samples per batch', defaultValue: '32' },
+    { flags: '--learning-rate <rate>', description: 'Adam learning rate', defaultValue: '0.002' },
+    { flags: '--temperature <t>', description: 'distillation temperature T', defaultValue: '2' },
+    { flags: '--alpha <share>', description: 'weight of the distillation term; the hard-label term gets 1 - alpha', defaultValue: '0.5' },
+    { flags: '--seed <n>', description: 'seed of weight initialisation and batch order', defaultValue: '1' },
+    { flags: '--eval-split <split>', description: "split the metrics are computed on: 'val' (default; 'test' when val is empty) or 'test'" },
+    { flags: '--max-train-samples <count>', description: 'read at most this many train samples' },
+    { flags: '--latency-runs <count>', description: 'timed batch-1 runs per runtime', defaultValue: '50' },
+  ],
+  async run(_args, options, context): Promise<CliResult> {
+    const teacherDir = options['teacher'];
+    const storeDir = options['store'];
+    const outDir = options['out'];
+    if (typeof teacherDir !== 'string' || typeof storeDir !== 'string' || typeof outDir !== 'string') {
+      return { exitCode: 2, summary: { error: 'missing option' }, text: 'Missing --teacher, --store or --out; all three are required.' };
+    }
+    const evalSplit = options['evalSplit'];
+    if (evalSplit !== undefined && evalSplit !== 'val' && evalSplit !== 'test') {
+      return { exitCode: 2, summary: { error: 'invalid option' }, text: `Invalid --eval-split '${String(evalSplit)}'; use 'val' or 'test'.` };
+    }
+    const optional = (key: string): Record<string, number> => {
+      const value = numberOption(options, key);
+      return value === undefined ? {} : { [key]: value };
+    };
+    const report = await runDistillation({
+      teacherDir,
+      storeDir,
+      outDir,
+      log: context.log,
+      ...(numberOption(options, 'snapshot') !== undefined ? { snapshot: numberOption(options, 'snapshot')! } : {}),
+      ...(numberOption(options, 'width') !== undefined ? { widthMultiplier: numberOption(options, 'width')! } : {}),
+      ...(evalSplit === undefined ? {} : { evalSplit }),
+      ...optional('epochs'),
+      ...optional('batchSize'),
+      ...optional('learningRate'),
+      ...optional('temperature'),
+      ...optional('alpha'),
+      ...optional('seed'),
+      ...optional('maxTrainSamples'),
+      ...optional('latencyRuns'),
+    });
+    return { exitCode: 0, summary: report, text: renderDistillReport(report) };
+  },
+};
