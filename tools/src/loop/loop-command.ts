@@ -1,0 +1,68 @@
+import { resolve } from 'node:path';
+import type { CliCommand, CliResult } from '@fieldloop/contracts';
+import { isBackendName } from '@fieldloop/trainer';
+import { runLoop } from './run-loop.ts';
+
+function optionalInteger(value: unknown, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new Error(`${option} must be a positive integer, got ${JSON.stringify(value)}`);
+  return number;
+}
+
+/** `fieldloop loop`: runs rounds of the closed loop with embedded defaults. */
+export const loopCommand: CliCommand = {
+  name: 'loop',
+  summary: 'run rounds of the closed loop: train, distill, gate, publish, collect field data, retrain',
+  description:
+    'Runs the whole loop in one process with embedded defaults: an in-process aedes MQTT broker, the SQLite data ' +
+    'set store under --out, and a simulated fleet of robots running the real edge runtime. Without --data it ' +
+    'first generates the built-in procedural drives and signs. Round 0 trains and publishes the base model; each ' +
+    'later round replays recordings on the robots, collects what their triggers captured, fine-tunes, re-distills ' +
+    'and publishes only when the gate finds no regression. Writes report.html and report.json under --out.',
+  arguments: '',
+  options: [
+    { flags: '--out <dir>', description: 'directory for the store, models, bundles and report', defaultValue: '.fieldloop/loop' },
+    { flags: '--data <dir>', description: 'folder of real recordings described by --data-config (default: built-in procedural data)' },
+    { flags: '--data-config <file>', description: 'YAML data config; default configs/data/shared-data.yaml with --data, configs/data/sim.yaml without' },
+    { flags: '--teacher-config <file>', description: 'teacher config; default packages/trainer/configs/teacher.yaml with --data, teacher-sim.yaml without' },
+    { flags: '--rounds <count>', description: 'rounds in all, counting the base round 0', defaultValue: '2' },
+    { flags: '--teacher-epochs <count>', description: 'teacher training epochs per round (default: the teacher config\'s)' },
+    { flags: '--distill-epochs <count>', description: 'distillation epochs per round (default: distill\'s)' },
+    { flags: '--backend <name>', description: 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: the fastest present)' },
+  ],
+  async run(_args, options, context): Promise<CliResult> {
+    const backend = options.backend === undefined ? undefined : String(options.backend);
+    if (backend !== undefined && !isBackendName(backend)) throw new Error(`--backend must be tfjs-node-gpu, tfjs-node, wasm or cpu, got ${backend}`);
+    const result = await runLoop({
+      out: resolve(String(options.out)),
+      dataDir: typeof options.data === 'string' ? resolve(options.data) : null,
+      dataConfig: typeof options.dataConfig === 'string' ? resolve(options.dataConfig) : undefined,
+      teacherConfig: typeof options.teacherConfig === 'string' ? resolve(options.teacherConfig) : undefined,
+      rounds: optionalInteger(options.rounds, '--rounds') ?? 2,
+      teacherEpochs: optionalInteger(options.teacherEpochs, '--teacher-epochs'),
+      distillEpochs: optionalInteger(options.distillEpochs, '--distill-epochs'),
+      backend,
+      log: context.log,
+    });
+    const lines = result.report.rounds.map((round) => {
+      const heads = Object.values(round.candidate.heads).map((h) => `${h.head} ${h.metric.name} ${h.metric.value.toFixed(3)}`).join(', ');
+      const verdict = round.gate.publish ? `published v${round.publishedVersion}` : `blocked: ${round.gate.reasons.join('; ')}`;
+      return `round ${round.round} (snapshot v${round.snapshot.version}, ${round.durationSeconds.toFixed(0)} s): ${heads}; ${verdict}`;
+    });
+    lines.push(`report: ${result.reportHtml}`);
+    const summary = {
+      report: result.reportHtml,
+      rounds: result.report.rounds.map((round) => ({
+        round: round.round,
+        snapshot: round.snapshot.version,
+        metrics: Object.fromEntries(Object.values(round.candidate.heads).map((h) => [h.head, { [h.metric.name]: h.metric.value }])),
+        deployed: round.deployed ? Object.fromEntries(Object.values(round.deployed.heads).map((h) => [h.head, { [h.metric.name]: h.metric.value }])) : null,
+        gate: { publish: round.gate.publish, reasons: round.gate.reasons },
+        publishedVersion: round.publishedVersion,
+        fieldSamples: round.fieldSamples,
+      })),
+    };
+    return { exitCode: 0, summary, text: lines.join('\n') };
+  },
+};

@@ -1,0 +1,306 @@
+import { createPrivateKey } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectAsync } from 'mqtt';
+import type { Logger, SnapshotManifest } from '@fieldloop/contracts';
+import { DatasetStore } from '@fieldloop/dataset';
+import { runDistillation } from '@fieldloop/distill';
+import { generateSigningKeyPair, trustedKeysFrom, type Campaign, type FrameImage } from '@fieldloop/edge-runtime';
+import { FleetCollector, loadMapping, runIngest, startEmbeddedBroker } from '@fieldloop/ros-bridge';
+import { runTraining, type BackendName } from '@fieldloop/trainer';
+import { decideGate } from '../gate/decide-gate.ts';
+import type { ModelEvaluation } from '../gate/evaluation.ts';
+import { DEFAULT_GATE_POLICY, type GatePolicy } from '../gate/gate-policy.ts';
+import type { LoopReport, RoundRecord } from '../report/loop-report.ts';
+import { renderReport } from '../report/render-report.ts';
+import { generateSimData } from '../sim/generate-sim-data.ts';
+import { loadDataConfig, type DataConfig, type DataSource } from './data-config.ts';
+import { evaluateExportedModel } from './evaluate-exported-model.ts';
+import { publishToFleet } from './publish-to-fleet.ts';
+import { SimulatedRobot } from './simulated-robot.ts';
+
+/** Repository root, found from this file's place in `tools/src/loop`. */
+export const REPO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export interface RunLoopOptions {
+  out: string;
+  /** Folder of real recordings; null runs on the built-in procedural data. */
+  dataDir: string | null;
+  /** Data config; default `configs/data/shared-data.yaml` with `dataDir`, else `configs/data/sim.yaml`. */
+  dataConfig?: string;
+  /** Teacher config; default `packages/trainer/configs/teacher.yaml` with `dataDir`, else `teacher-sim.yaml`. */
+  teacherConfig?: string;
+  /** Rounds in all: round 0 trains the base model, each later round learns from the fleet. */
+  rounds: number;
+  teacherEpochs?: number;
+  distillEpochs?: number;
+  backend?: BackendName;
+  policy?: GatePolicy;
+  log: Logger;
+}
+
+export interface LoopResult {
+  report: LoopReport;
+  reportHtml: string;
+  reportJson: string;
+}
+
+const FLEET = 'sim';
+
+/** The capture campaign of the simulated fleet: unsure sign predictions and a random share. */
+const CAMPAIGN: Campaign = {
+  name: 'loop-default',
+  triggers: [
+    { kind: 'margin', head: 'sign', below: 0.3 },
+    { kind: 'random', probability: 0.35 },
+  ],
+  caps: { perMinute: 100_000, perHour: 1_000_000 },
+  seed: 7,
+};
+
+async function ingestSources(sources: readonly DataSource[], storeDir: string, note: string, log: Logger): Promise<SnapshotManifest> {
+  let latest: SnapshotManifest | null = null;
+  const byMapping = new Map<string, string[]>();
+  for (const source of sources) byMapping.set(source.mapping, [...(byMapping.get(source.mapping) ?? []), source.path]);
+  for (const [mappingFile, paths] of byMapping) {
+    const result = await runIngest({ paths, storeDir, mapping: await loadMapping(mappingFile), allowPartial: false, msgPaths: [], note });
+    if (result.problems.length > 0 || !result.snapshot) {
+      throw new Error(`ingest of ${paths.join(', ')} failed: ${result.problems.join(' ')}`);
+    }
+    log.info({ version: result.snapshot.version, samples: result.snapshot.stats.samples, added: result.snapshot.added }, `ingested ${paths.length} source(s)`);
+    latest = result.snapshot;
+  }
+  if (!latest) throw new Error('the data config names no base data');
+  return latest;
+}
+
+async function loadOrCreateKeys(out: string): Promise<{ privateKeyPem: string; publicKeyPem: string }> {
+  const file = join(out, 'keys', 'release-signing-key.json');
+  if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8')) as { privateKeyPem: string; publicKeyPem: string };
+  const pair = generateSigningKeyPair();
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, JSON.stringify(pair, null, 2), { mode: 0o600 });
+  return pair;
+}
+
+async function probeFrames(storeDir: string, version: number, count: number): Promise<FrameImage[]> {
+  const store = await DatasetStore.open(storeDir, { readOnly: true });
+  try {
+    const probes: FrameImage[] = [];
+    for (const record of store.samples(version, { split: 'val' })) {
+      if (probes.length >= count) break;
+      probes.push({ kind: 'encoded', bytes: new Uint8Array(await store.readImage(record)) });
+    }
+    return probes;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * The float teacher's metric per head as distillation measured it, for the report's comparison.
+ * The gate never sees it, so its latency, size and prediction spread are left unmeasured (NaN).
+ */
+function teacherEvaluation(label: string, heads: Awaited<ReturnType<typeof runDistillation>>['heads']): ModelEvaluation {
+  const evaluation: ModelEvaluation = { label, heads: {}, latencyMs: { p50: Number.NaN, p99: Number.NaN }, sizeBytes: Number.NaN };
+  for (const head of heads) {
+    evaluation.heads[head.name] = {
+      head: head.name,
+      kind: head.kind,
+      metric: { name: head.metric, value: head.teacher, higherIsBetter: head.metric !== 'mae' },
+      slices: {},
+      support: head.samples,
+      spread: head.kind === 'regression'
+        ? { kind: 'values', predictionStd: Number.NaN, labelStd: Number.NaN }
+        : { kind: 'classes', distinctPredicted: Number.NaN, distinctLabels: Number.NaN, topClassShare: Number.NaN },
+    };
+  }
+  return evaluation;
+}
+
+/**
+ * Runs rounds of the closed loop in this process with embedded defaults: an aedes broker, the
+ * SQLite data set store, and robots of a simulated fleet that run the real edge runtime. Round 0
+ * ingests the base data, trains the teacher, distills and exports the int8 student, gates it and
+ * publishes it (canary first). Each later round replays the fleet's recordings on the robots,
+ * collects what their triggers captured as a field batch, fine-tunes the teacher with replay of
+ * earlier data, re-distills, and publishes only when the gate finds no regression.
+ */
+export async function runLoop(options: RunLoopOptions): Promise<LoopResult> {
+  const { out, log } = options;
+  const policy = options.policy ?? DEFAULT_GATE_POLICY;
+  await mkdir(out, { recursive: true });
+  let dataDir = options.dataDir;
+  if (dataDir === null) {
+    dataDir = join(out, 'sim');
+    if (!existsSync(join(dataDir, 'signs'))) {
+      log.info({ dir: dataDir }, 'generating the built-in procedural data');
+      await generateSimData({ out: dataDir, drives: 4, frames: 150, signsPerClass: 30, seed: 1 });
+    }
+  }
+  const config: DataConfig = await loadDataConfig(
+    options.dataConfig ?? join(REPO_DIR, 'configs', 'data', options.dataDir ? 'shared-data.yaml' : 'sim.yaml'),
+    dataDir,
+    REPO_DIR,
+  );
+  const teacherConfig = options.teacherConfig ?? join(REPO_DIR, 'packages', 'trainer', 'configs', options.dataDir ? 'teacher.yaml' : 'teacher-sim.yaml');
+  const storeDir = join(out, 'store');
+  const keys = await loadOrCreateKeys(out);
+  const privateKey = createPrivateKey(keys.privateKeyPem);
+  const trustedKeys = trustedKeysFrom([keys.publicKeyPem]);
+
+  const broker = await startEmbeddedBroker();
+  log.info({ url: broker.url }, 'embedded MQTT broker (aedes) started');
+  const client = await connectAsync(broker.url, { clientId: 'fieldloop-release', protocolVersion: 4 });
+  const collector = await FleetCollector.start({
+    fleet: FLEET,
+    broker: { url: broker.url, protocolVersion: 4 },
+    storeDir,
+    statePath: join(out, 'collector.sqlite'),
+    commitEvery: 1_000_000,
+    commitIntervalMs: 24 * 3_600_000,
+    log,
+  });
+  const robotIds = Array.from({ length: config.fleet.robots }, (_, i) => `robot-${i + 1}`);
+  const robots: SimulatedRobot[] = [];
+  const report: LoopReport = { title: 'fieldloop closed-loop rounds', generatedAt: new Date().toISOString(), rounds: [] };
+  try {
+    let snapshot = await ingestSources(config.base, storeDir, 'base data', log);
+    let previousTeacher: string | null = null;
+    let deployed: { file: string; version: number } | null = null;
+    let version = 0;
+    for (let round = 0; round < options.rounds; round += 1) {
+      const started = Date.now();
+      const roundDir = join(out, `round-${round}`);
+      const fieldSamples: Record<string, number> = {};
+      if (round > 0) {
+        if (!deployed) {
+          log.warn({ round }, 'no model was ever published, so the fleet has nothing to run; stopping before this round');
+          break;
+        }
+        for (const [index, robot] of robots.entries()) {
+          const recordings = config.fleet.recordings.filter((_, i) => i % robots.length === index);
+          const mapped = await Promise.all(recordings.map(async (r) => ({ path: r.path, mapping: await loadMapping(r.mapping) })));
+          const stats = await robot.replay(mapped);
+          log.info({ robot: robotIds[index], ...stats }, 'robot replayed its recordings');
+        }
+        const batch = await collector.flush();
+        if (!batch) throw new Error('the fleet sent no samples home; lower the campaign thresholds or replay more recordings');
+        Object.assign(fieldSamples, batch.perRobot);
+        const store = await DatasetStore.open(storeDir, { readOnly: true });
+        try {
+          snapshot = store.getSnapshot(batch.version);
+        } finally {
+          await store.close();
+        }
+        log.info({ version: snapshot.version, added: batch.added }, 'field batch committed');
+      }
+
+      const training = await runTraining({
+        storeDir,
+        snapshot: snapshot.version,
+        configPath: previousTeacher ? undefined : teacherConfig,
+        fromDir: previousTeacher ?? undefined,
+        replay: previousTeacher ? 0.5 : undefined,
+        outDir: join(roundDir, 'teacher'),
+        backend: options.backend,
+        epochs: options.teacherEpochs,
+        log,
+      });
+      const teacherDir = join(roundDir, 'teacher');
+      const distilled = await runDistillation({
+        teacherDir,
+        storeDir,
+        snapshot: snapshot.version,
+        outDir: join(roundDir, 'student'),
+        epochs: options.distillEpochs,
+        latencyRuns: 30,
+        log,
+      });
+      const candidateVersion = version + 1;
+      const heads = training.card.heads;
+      const input = training.card.input;
+      const scored = await evaluateExportedModel({
+        file: distilled.files.int8.path,
+        label: `candidate v${candidateVersion}`,
+        heads,
+        input,
+        storeDir,
+        snapshot: snapshot.version,
+        split: 'val',
+      });
+      const deployedScores = deployed
+        ? await evaluateExportedModel({ file: deployed.file, label: `deployed v${deployed.version}`, heads, input, storeDir, snapshot: snapshot.version, split: 'val' })
+        : null;
+      const gate = decideGate(scored.evaluation, deployedScores?.evaluation ?? null, policy);
+      log.info({ round, publish: gate.publish, reasons: gate.reasons }, gate.publish ? 'gate passed' : 'gate blocked the candidate');
+
+      let publishedVersion: number | null = null;
+      if (gate.publish) {
+        if (robots.length === 0) {
+          for (const robot of robotIds) {
+            robots.push(
+              await SimulatedRobot.start({
+                robot,
+                fleet: FLEET,
+                brokerUrl: broker.url,
+                workDir: join(out, 'robots', robot),
+                trustedKeys,
+                probes: await probeFrames(storeDir, snapshot.version, 3),
+                latencyBudgetMs: 200,
+                campaign: CAMPAIGN,
+                log,
+              }),
+            );
+          }
+        }
+        await publishToFleet({
+          client,
+          fleet: FLEET,
+          bundleDir: join(roundDir, 'bundle'),
+          modelFile: distilled.files.int8.path,
+          version: candidateVersion,
+          heads,
+          input,
+          snapshotHash: snapshot.manifestHash,
+          privateKey,
+          robots,
+          robotIds,
+          log,
+        });
+        version = candidateVersion;
+        publishedVersion = version;
+        deployed = { file: distilled.files.int8.path, version };
+      }
+      previousTeacher = teacherDir;
+
+      const record: RoundRecord = {
+        round,
+        startedAt: new Date(started).toISOString(),
+        durationSeconds: (Date.now() - started) / 1000,
+        snapshot: { version: snapshot.version, manifestHash: snapshot.manifestHash, stats: snapshot.stats },
+        teacherLoss: Object.fromEntries(heads.map((h) => [h.name, training.training.history.map((e) => e.trainLossPerHead[h.name] ?? Number.NaN)])),
+        studentLoss: { total: distilled.epochLosses },
+        teacher: teacherEvaluation('teacher (float)', distilled.heads),
+        candidate: scored.evaluation,
+        deployed: deployedScores?.evaluation ?? null,
+        confusion: scored.confusion,
+        latencySamplesMs: { [`candidate v${candidateVersion} (tfjs-tflite)`]: scored.latencySamplesMs, ...(deployedScores ? { [`deployed v${deployed?.version}`]: deployedScores.latencySamplesMs } : {}) },
+        gate,
+        publishedVersion,
+        fieldSamples,
+      };
+      report.rounds.push(record);
+      await writeFile(join(out, 'report.json'), JSON.stringify(report, null, 2));
+      await writeFile(join(out, 'report.html'), renderReport(report));
+    }
+  } finally {
+    for (const robot of robots) await robot.stop();
+    await collector.close();
+    await client.endAsync();
+    await broker.close();
+  }
+  return { report, reportHtml: join(out, 'report.html'), reportJson: join(out, 'report.json') };
+}
