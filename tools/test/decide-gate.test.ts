@@ -75,6 +75,13 @@ describe('decideGate', () => {
     expect(decision.checks.filter((c) => !c.passed).map((c) => c.check)).toEqual(['latency', 'size']);
   });
 
+  it('scales the error tolerance with the deployed error', () => {
+    const policy = { ...DEFAULT_GATE_POLICY, tolerance: {} };
+    // 5% of a deployed MAE of 2.0 allows 0.1.
+    expect(decideGate(model('c', [steeringHead(2.09)]), model('d', [steeringHead(2.0)]), policy).publish).toBe(true);
+    expect(decideGate(model('c', [steeringHead(2.11)]), model('d', [steeringHead(2.0)]), policy).publish).toBe(false);
+  });
+
   it('blocks a candidate that lost a head', () => {
     const decision = decideGate(model('c', [signHead(0.9)]), model('d', [signHead(0.9), steeringHead(2)]), POLICY);
     expect(decision.publish).toBe(false);

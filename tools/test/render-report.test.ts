@@ -62,6 +62,7 @@ function round(index: number, candidate: ModelEvaluation, deployed: ModelEvaluat
     gate,
     publishedVersion: gate.publish ? index + 1 : null,
     fieldSamples: index > 0 ? { 'robot-1': 12, 'robot-2': 9 } : {},
+    fleetVersions: { 'robot-1': 1, 'robot-2': 1 },
   };
 }
 

@@ -61,8 +61,9 @@ export function decideGate(candidate: ModelEvaluation, deployed: ModelEvaluation
     checks.push(collapseCheck(head, policy));
     const before = deployed?.heads[head.head];
     if (!before) continue;
-    const tolerance = policy.tolerance[head.head] ?? policy.defaultTolerance;
     const { name, higherIsBetter } = head.metric;
+    const tolerance = policy.tolerance[head.head]
+      ?? (higherIsBetter ? policy.defaultTolerance : policy.defaultRelativeErrorTolerance * Math.abs(before.metric.value));
     const drop = worsening(head.metric.value, before.metric.value, higherIsBetter);
     checks.push({
       check: 'regression',

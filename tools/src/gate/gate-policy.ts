@@ -6,7 +6,13 @@ export interface GatePolicy {
    * `defaultTolerance`.
    */
   tolerance: Record<string, number>;
+  /** Tolerance of heads whose metric is higher-is-better (accuracy), in metric units. */
   defaultTolerance: number;
+  /**
+   * Tolerance of heads whose metric is an error (MAE), as a share of the deployed model's error,
+   * because an error's scale depends on the label's unit.
+   */
+  defaultRelativeErrorTolerance: number;
   /** Slices with fewer samples than this are reported but not gated, because their metric is noise. */
   minSliceSupport: number;
   /** A classification head whose most frequent prediction covers more than this share is collapsed. */
@@ -22,6 +28,7 @@ export interface GatePolicy {
 export const DEFAULT_GATE_POLICY: GatePolicy = {
   tolerance: {},
   defaultTolerance: 0.01,
+  defaultRelativeErrorTolerance: 0.05,
   minSliceSupport: 20,
   maxTopClassShare: 0.95,
   minRelativeSpread: 0.05,

@@ -10,7 +10,7 @@ export interface DataSource {
   mapping: string;
 }
 
-/** Which data trains the base model and which recordings the simulated fleet replays. */
+/** Base training data and the recordings the simulated fleet replays. */
 export interface DataConfig {
   base: DataSource[];
   fleet: { robots: number; recordings: DataSource[] };

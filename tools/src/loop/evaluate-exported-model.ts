@@ -105,9 +105,9 @@ function evaluateHead(head: HeadSpec, scored: readonly ScoredSample[]): { evalua
 }
 
 /**
- * Runs an exported `.tflite` file over one split of a snapshot, sample by sample at batch 1, and
- * scores every head overall and per scenario tag, with the spread of its predictions (for the
- * collapse check), confusion matrices and the latency of each run.
+ * Runs an exported `.tflite` file over one split of a snapshot, sample by sample at batch 1. It
+ * scores every head overall and per scenario tag, and returns the spread of its predictions for
+ * the collapse check, confusion matrices and the latency of each run.
  */
 export async function evaluateExportedModel(options: EvaluateExportedOptions): Promise<ExportedModelScores> {
   const model = await loadTfliteModel(options.file, options.engine ?? 'tfjs-tflite');

@@ -61,6 +61,7 @@ export const loopCommand: CliCommand = {
         gate: { publish: round.gate.publish, reasons: round.gate.reasons },
         publishedVersion: round.publishedVersion,
         fieldSamples: round.fieldSamples,
+        fleetVersions: round.fleetVersions,
       })),
     };
     return { exitCode: 0, summary, text: lines.join('\n') };

@@ -37,7 +37,8 @@ export interface RunLoopOptions {
   teacherEpochs?: number;
   distillEpochs?: number;
   backend?: BackendName;
-  policy?: GatePolicy;
+  /** The gate's limits, or a function giving them per round (for example stricter after round 0). */
+  policy?: GatePolicy | ((round: number) => GatePolicy);
   log: Logger;
 }
 
@@ -101,7 +102,7 @@ async function probeFrames(storeDir: string, version: number, count: number): Pr
 
 /**
  * The float teacher's metric per head as distillation measured it, for the report's comparison.
- * The gate never sees it, so its latency, size and prediction spread are left unmeasured (NaN).
+ * The gate does not use it, so its latency, size and prediction spread are left unmeasured (NaN).
  */
 function teacherEvaluation(label: string, heads: Awaited<ReturnType<typeof runDistillation>>['heads']): ModelEvaluation {
   const evaluation: ModelEvaluation = { label, heads: {}, latencyMs: { p50: Number.NaN, p99: Number.NaN }, sizeBytes: Number.NaN };
@@ -130,7 +131,8 @@ function teacherEvaluation(label: string, heads: Awaited<ReturnType<typeof runDi
  */
 export async function runLoop(options: RunLoopOptions): Promise<LoopResult> {
   const { out, log } = options;
-  const policy = options.policy ?? DEFAULT_GATE_POLICY;
+  const policyFor = (round: number): GatePolicy =>
+    typeof options.policy === 'function' ? options.policy(round) : (options.policy ?? DEFAULT_GATE_POLICY);
   await mkdir(out, { recursive: true });
   let dataDir = options.dataDir;
   if (dataDir === null) {
@@ -234,7 +236,7 @@ export async function runLoop(options: RunLoopOptions): Promise<LoopResult> {
       const deployedScores = deployed
         ? await evaluateExportedModel({ file: deployed.file, label: `deployed v${deployed.version}`, heads, input, storeDir, snapshot: snapshot.version, split: 'val' })
         : null;
-      const gate = decideGate(scored.evaluation, deployedScores?.evaluation ?? null, policy);
+      const gate = decideGate(scored.evaluation, deployedScores?.evaluation ?? null, policyFor(round));
       log.info({ round, publish: gate.publish, reasons: gate.reasons }, gate.publish ? 'gate passed' : 'gate blocked the candidate');
 
       let publishedVersion: number | null = null;
@@ -291,6 +293,7 @@ export async function runLoop(options: RunLoopOptions): Promise<LoopResult> {
         gate,
         publishedVersion,
         fieldSamples,
+        fleetVersions: Object.fromEntries(robots.map((robot, index) => [robotIds[index] as string, robot.modelVersion])),
       };
       report.rounds.push(record);
       await writeFile(join(out, 'report.json'), JSON.stringify(report, null, 2));

@@ -34,7 +34,7 @@ export interface SimulatedRobotOptions {
   log: Logger;
 }
 
-/** What one robot did while replaying its recordings. */
+/** Counts of one robot's replay: frames seen, captured and held back by caps. */
 export interface ReplayStats {
   frames: number;
   captured: number;

@@ -29,6 +29,8 @@ export interface RoundRecord {
   publishedVersion: number | null;
   /** Field samples the simulated fleet sent home, per robot. */
   fieldSamples: Record<string, number>;
+  /** Model version each robot serves at the end of the round; null before its first model. */
+  fleetVersions: Record<string, number | null>;
 }
 
 /** The report of a run of rounds. */

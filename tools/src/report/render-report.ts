@@ -11,17 +11,22 @@ table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #
 .pass { color: #176317; } .fail { color: #a11; font-weight: 600; }
 `;
 
+/** Formats a number, or a dash where it was not measured. */
+function show(value: number, digits: number): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : '-';
+}
+
 function metricsTable(round: RoundRecord): string {
   const models = [round.teacher, round.deployed, round.candidate].filter((m) => m !== null);
   const heads = Object.keys(round.candidate.heads);
   const header = `<tr><th>head</th><th>metric</th>${models.map((m) => `<th>${escapeHtml(m.label)}</th>`).join('')}</tr>`;
   const rows = heads.map((head) => {
     const metric = round.candidate.heads[head]?.metric;
-    const cells = models.map((m) => `<td>${m.heads[head] ? m.heads[head].metric.value.toFixed(4) : '-'}</td>`).join('');
+    const cells = models.map((m) => `<td>${m.heads[head] ? show(m.heads[head].metric.value, 4) : '-'}</td>`).join('');
     return `<tr><td>${escapeHtml(head)}</td><td>${escapeHtml(metric?.name ?? '')}${metric?.higherIsBetter ? ' ↑' : ' ↓'}</td>${cells}</tr>`;
   });
-  const budget = `<tr><td>all</td><td>p50 / p99 latency (ms)</td>${models.map((m) => `<td>${m.latencyMs.p50.toFixed(2)} / ${m.latencyMs.p99.toFixed(2)}</td>`).join('')}</tr>` +
-    `<tr><td>all</td><td>file size (bytes)</td>${models.map((m) => `<td>${m.sizeBytes}</td>`).join('')}</tr>`;
+  const budget = `<tr><td>all</td><td>p50 / p99 latency (ms)</td>${models.map((m) => `<td>${show(m.latencyMs.p50, 2)} / ${show(m.latencyMs.p99, 2)}</td>`).join('')}</tr>` +
+    `<tr><td>all</td><td>file size (bytes)</td>${models.map((m) => `<td>${show(m.sizeBytes, 0)}</td>`).join('')}</tr>`;
   return `<table>${header}${rows.join('')}${budget}</table>`;
 }
 
@@ -29,11 +34,14 @@ function gateTable(round: RoundRecord): string {
   const verdict = round.gate.publish
     ? `<p class="pass">Published as version ${round.publishedVersion ?? '-'}.</p>`
     : '<p class="fail">Blocked: the fleet stays on the deployed model.</p>';
+  const fleet = Object.entries(round.fleetVersions)
+    .map(([robot, version]) => `${escapeHtml(robot)}: ${version === null ? 'no model' : `v${version}`}`)
+    .join(', ');
   const rows = round.gate.checks.map((check) =>
     `<tr><td class="${check.passed ? 'pass' : 'fail'}">${check.passed ? 'pass' : 'FAIL'}</td><td>${escapeHtml(check.check)}</td>` +
       `<td>${escapeHtml(check.detail)}</td></tr>`,
   );
-  return `${verdict}<table><tr><th>result</th><th>check</th><th>detail</th></tr>${rows.join('')}</table>`;
+  return `${verdict}<p>Fleet after the round: ${fleet || 'no robots'}.</p><table><tr><th>result</th><th>check</th><th>detail</th></tr>${rows.join('')}</table>`;
 }
 
 function roundSection(round: RoundRecord): string {

@@ -53,7 +53,7 @@ function legend(names: readonly string[]): string {
     .join(' ');
 }
 
-/** A line chart of several series over a shared index (epochs, rounds). */
+/** Draws a line chart of several series over a shared index (epochs, rounds). */
 export function lineChart(name: string, series: Record<string, readonly number[]>, xLabel: string): string {
   const names = Object.keys(series);
   const longest = Math.max(1, ...names.map((n) => series[n]?.length ?? 0));
@@ -74,7 +74,7 @@ export function lineChart(name: string, series: Record<string, readonly number[]
   return `<figure>${frame(name, marks, paths.join(''), low, high, xLabel)}<figcaption>${escapeHtml(name)} ${legend(names)}</figcaption></figure>`;
 }
 
-/** A bar chart of named values. */
+/** Draws a bar chart of named values. */
 export function barChart(name: string, values: Record<string, number>, xLabel: string): string {
   const entries = Object.entries(values);
   const [, high] = extent([0, ...entries.map(([, v]) => v)]);
@@ -90,7 +90,7 @@ export function barChart(name: string, values: Record<string, number>, xLabel: s
   return `<figure>${frame(name, entries.filter(([, v]) => v > 0).length, bars.join(''), 0, high, xLabel)}<figcaption>${escapeHtml(name)}</figcaption></figure>`;
 }
 
-/** A histogram of samples, one colour per named series, on shared bins. */
+/** Draws a histogram of samples, one colour per named series, on shared bins. */
 export function histogram(name: string, series: Record<string, readonly number[]>, xLabel: string, bins = 24): string {
   const names = Object.keys(series);
   const all = names.flatMap((n) => [...(series[n] ?? [])]).filter(Number.isFinite);
@@ -121,7 +121,7 @@ export function histogram(name: string, series: Record<string, readonly number[]
   return `<figure>${frame(name, all.length, rects.join('') + axis, 0, top, xLabel)}<figcaption>${escapeHtml(name)} ${legend(names)}</figcaption></figure>`;
 }
 
-/** A confusion matrix as a shaded table: rows are labels, columns predictions. */
+/** Draws a confusion matrix as shaded cells, with labels as rows and predictions as columns. */
 export function confusionMatrix(name: string, classes: readonly string[], matrix: readonly (readonly number[])[]): string {
   const top = Math.max(1, ...matrix.flat());
   const cells = classes.length;
