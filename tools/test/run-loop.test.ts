@@ -71,7 +71,7 @@ describe.skipIf(!shared)('runLoop on shared/data (skipped: shared/data not found
     const out = await mkdtemp(join(tmpdir(), 'fieldloop-loop-shared-'));
     try {
       const log = testLogger();
-      const result = await runLoop({ out, dataDir: shared as string, rounds: 2, distillEpochs: 6, log });
+      const result = await runLoop({ out, dataDir: shared as string, rounds: 2, teacherEpochs: 8, distillEpochs: 6, log });
       const rounds = result.report.rounds;
       expect(rounds.length, log.problems.join('\n')).toBe(2);
       for (const round of rounds) {

@@ -25,6 +25,12 @@ export function liteRtWasmDir(): string {
 
 async function loadLiteRtModule(): Promise<LiteRtModule> {
   const module = await import('@litertjs/core');
+  // LiteRT.js keeps one runtime per process; join one that other code in this process loaded.
+  const loading = module.getGlobalLiteRtPromise();
+  if (loading) {
+    await loading;
+    return module;
+  }
   const restore = installWasmScriptGlobals();
   try {
     // LiteRT.js requests a WebGPU device from `navigator.gpu` and logs a warning when it is missing;

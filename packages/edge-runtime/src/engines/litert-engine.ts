@@ -13,6 +13,12 @@ async function loadRuntime(): Promise<LiteRtModule> {
   runtime ??= (async () => {
     installWasmGlobals();
     const litert = await import('@litertjs/core');
+    // LiteRT.js keeps one runtime per process; join one that other code in this process loaded.
+    const loading = litert.getGlobalLiteRtPromise();
+    if (loading) {
+      await loading;
+      return litert;
+    }
     const wasmDir = join(dirname(createRequire(import.meta.url).resolve('@litertjs/core')), '..', 'wasm') + '/';
     // loadLiteRt always tries to create a WebGPU device and reports the failure with console.warn;
     // Node has no WebGPU, so that one warning is expected and muted while the runtime loads.
