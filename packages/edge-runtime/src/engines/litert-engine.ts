@@ -11,7 +11,6 @@ let runtime: Promise<LiteRtModule> | null = null;
 /** Loads the LiteRT.js wasm runtime once per process, from the package's own `wasm/` folder. */
 async function loadRuntime(): Promise<LiteRtModule> {
   runtime ??= (async () => {
-    installWasmGlobals();
     const litert = await import('@litertjs/core');
     // LiteRT.js keeps one runtime per process; join one that other code in this process loaded.
     const loading = litert.getGlobalLiteRtPromise();
@@ -24,9 +23,11 @@ async function loadRuntime(): Promise<LiteRtModule> {
     // Node has no WebGPU, so that one warning is expected and muted while the runtime loads.
     const warn = console.warn;
     console.warn = () => undefined;
+    const restoreGlobals = installWasmGlobals();
     try {
       await litert.loadLiteRt(wasmDir);
     } finally {
+      restoreGlobals();
       console.warn = warn;
     }
     return litert;

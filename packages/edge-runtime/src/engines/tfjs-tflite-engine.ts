@@ -10,7 +10,6 @@ let runtime: Promise<TfliteModule> | null = null;
 
 async function loadRuntime(): Promise<TfliteModule> {
   runtime ??= (async () => {
-    installWasmGlobals();
     const tflite = await import('@tensorflow/tfjs-tflite');
     // The package's main entry lives in dist/; its wasm files are in the sibling wasm/ folder.
     const wasmDir = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-tflite')), '..', 'wasm') + '/';
@@ -41,7 +40,14 @@ export class TfjsTfliteEngine implements InferenceEngine {
     const tf = await useTfjsBackend('cpu');
     const tflite = await loadRuntime();
     const bytes = model.bytes.buffer.slice(model.bytes.byteOffset, model.bytes.byteOffset + model.bytes.byteLength) as ArrayBuffer;
-    const loaded = await tflite.loadTFLiteModel(bytes, { numThreads: 1 });
+    // tfjs-tflite loads its wasm module on the first model, so the globals are needed here.
+    const restoreGlobals = installWasmGlobals();
+    let loaded: Awaited<ReturnType<typeof tflite.loadTFLiteModel>>;
+    try {
+      loaded = await tflite.loadTFLiteModel(bytes, { numThreads: 1 });
+    } finally {
+      restoreGlobals();
+    }
     const inputs = loaded.inputs.map((info) => ({ name: info.name, shape: [...(info.shape ?? [])], dtype: dtypeOf(info.dtype) }));
     const outputs = loaded.outputs.map((info) => ({ name: info.name, shape: [...(info.shape ?? [])], dtype: dtypeOf(info.dtype) }));
     const first = inputs[0];

@@ -57,15 +57,25 @@ export function nativeErrorsSince(mark: number, limit = 2): string {
   return errors.slice(0, limit).join(' | ');
 }
 
-/** Installs the globals once per process. */
-export function installWasmGlobals(): void {
-  if (installed) return;
-  installed = true;
+/**
+ * Installs the globals and returns a function that removes `importScripts` again. `self` and
+ * `location` stay, but `importScripts` must not outlive the load: emscripten modules loaded later
+ * (the MCAP decompressors, for one) take its presence for a Web Worker and look for their wasm
+ * file with fetch, which fails in Node.
+ */
+export function installWasmGlobals(): () => void {
   const scope = globalThis as Record<string, unknown>;
-  scope.self ??= globalThis;
-  scope.location ??= { origin: '', href: '' };
+  if (!installed) {
+    installed = true;
+    scope.self ??= globalThis;
+    scope.location ??= { origin: '', href: '' };
+  }
+  if (scope.importScripts !== undefined) return () => undefined;
   scope.importScripts = (...urls: string[]): void => {
     for (const url of urls) loadScript(url, scope);
+  };
+  return () => {
+    delete scope.importScripts;
   };
 }
 
