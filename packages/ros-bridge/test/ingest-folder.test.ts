@@ -66,6 +66,9 @@ describe('ingestFolder', () => {
     expect(report.skipReasons.join('\n')).toMatch(/missing\.jpg.*cannot read/);
     const records = sink.samples.map((s) => s.record);
     expect(records.map((r) => r.labels.steering)).toEqual([0, -32, 0]);
+    const untransformed = new ArraySink();
+    await ingestFolder(dir, { mapping: parseMapping({ folder: {}, labels: { steering: { column: 'value' } } }, 'm.yaml'), sink: untransformed });
+    expect(untransformed.samples.map((s) => s.record.labels.steering)).toEqual([90, 58, 90]);
     expect(records[0]?.tags).toEqual(['night']);
     expect(records[0]?.width).toBe(4);
     expect(sink.samples[0]?.blobs.input.length).toBe(4 * 4 * 3);
@@ -104,6 +107,7 @@ describe('ingestFolder', () => {
       expect(report.samples).toBe(108);
       expect(report.skipped).toBe(0);
       const servo = sink.samples.map((s) => s.record.labels.steering as number);
+      expect(servo.every((value) => typeof value === 'number')).toBe(true);
       expect(Math.min(...servo)).toBe(58);
       expect(Math.max(...servo)).toBe(107);
     });

@@ -17,6 +17,8 @@ export interface IngestFolderOptions {
   onProgress?: ProgressCallback;
 }
 
+const NUMBER_PATTERN = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
 interface RowContext {
   mapping: Mapping;
   row: LabelRow;
@@ -41,8 +43,11 @@ function sampleFromRow(context: RowContext): SampleRecord | null {
       unlabelled[label.head] = (unlabelled[label.head] ?? 0) + 1;
       continue;
     }
+    // Label files are text; a cell that is a decimal number becomes a number, as the same
+    // label read from a recording's numeric field would be.
+    const value = NUMBER_PATTERN.test(raw.trim()) ? Number(raw) : raw;
     try {
-      labels[label.head] = applyTransforms(raw, label.transforms);
+      labels[label.head] = applyTransforms(value, label.transforms);
     } catch (error) {
       if (!(error instanceof LabelTransformError)) throw error;
       throw new MappingError(`mapping ${mapping.source}: label ${label.head} of ${origin}: ${error.message}`);
