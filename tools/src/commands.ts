@@ -1,8 +1,9 @@
 import type { CliCommand } from '@fieldloop/contracts';
 import { bridgeCommand, collectCommand, ingestCommand } from '@fieldloop/ros-bridge';
 import { edgeCommand } from '@fieldloop/edge-runtime';
-import { evaluateCommand, trainCommand } from '@fieldloop/trainer';
+import { trainCommand } from '@fieldloop/trainer';
 import { distillCommand, exportCommand } from '@fieldloop/distill';
+import { evaluateCommand } from './loop/evaluate-command.ts';
 import { loopCommand } from './loop/loop-command.ts';
 import { simulateCommand } from './sim/simulate-command.ts';
 

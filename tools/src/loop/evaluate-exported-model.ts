@@ -14,7 +14,8 @@ export interface EvaluateExportedOptions {
   input: InputSpec;
   storeDir: string;
   snapshot: number;
-  split: 'val' | 'test';
+  /** Split to score; `all` scores every sample of the snapshot. */
+  split: 'train' | 'val' | 'test' | 'all';
   engine?: TfliteEngine;
 }
 
@@ -117,7 +118,7 @@ export async function evaluateExportedModel(options: EvaluateExportedOptions): P
   try {
     const inputName = model.inputs[0]?.name;
     if (inputName === undefined) throw new Error(`${options.file} has no input tensor`);
-    for (const record of store.samples(options.snapshot, { split: options.split })) {
+    for (const record of store.samples(options.snapshot, options.split === 'all' ? {} : { split: options.split })) {
       const targets = options.heads.map((head) => [head, labelTarget(head, record.labels[head.name])] as const);
       if (targets.every(([, target]) => target === null)) continue;
       const pixels = preparePixels(new Uint8Array(await store.readInput(record)), record.width, record.height, options.input);
