@@ -29,8 +29,9 @@ describe('runLoop on procedural data', () => {
   it('keeps the fleet on the deployed model when the gate blocks', async () => {
     const data = join(dir, 'sim');
     await generateSimData({ out: data, drives: 4, frames: 60, signsPerClass: 30, seed: 3 });
-    // Round 0 only checks budgets, so a briefly trained model is published; round 1's latency
-    // budget of zero blocks any candidate, so the fleet must stay on version 1.
+    // Round 0 has no deployed model to compare with and relaxed collapse limits, so a briefly
+    // trained model is published. Round 1's latency budget of zero blocks any candidate, and the
+    // fleet must stay on version 1.
     const lenient = { ...DEFAULT_GATE_POLICY, maxTopClassShare: 1, minRelativeSpread: 0 };
     const log = testLogger();
     const result = await runLoop({
