@@ -1,4 +1,5 @@
 import type { CliCommand, CliResult } from '@fieldloop/contracts';
+import { isBackendName, selectBackend } from '@fieldloop/trainer';
 import { runDistillation, type DistillReport } from '../kd/run-distillation.ts';
 
 function formatMetric(metric: string, value: number): string {
@@ -61,6 +62,7 @@ export const distillCommand: CliCommand = {
   arguments: '',
   options: [
     { flags: '--teacher <dir>', description: 'teacher directory (model.json, weights, model-card.json)', required: true },
+    { flags: '--backend <name>', description: 'tfjs backend for training the student: tfjs-node-gpu, tfjs-node, wasm or cpu (default: the fastest present)' },
     { flags: '--store <dir>', description: 'data set store directory', required: true },
     { flags: '--snapshot <version>', description: 'snapshot version (default: the latest)' },
     { flags: '--out <dir>', description: 'output directory', required: true },
@@ -82,6 +84,14 @@ export const distillCommand: CliCommand = {
     if (typeof teacherDir !== 'string' || typeof storeDir !== 'string' || typeof outDir !== 'string') {
       return { exitCode: 2, summary: { error: 'missing option' }, text: 'Missing --teacher, --store or --out; all three are required.' };
     }
+    // The student trains on the same backends as the teacher; on wasm that needs the trainer's
+    // gradient kernels, which selectBackend registers.
+    const requested = options['backend'];
+    if (requested !== undefined && !(typeof requested === 'string' && isBackendName(requested))) {
+      throw new Error(`--backend must be tfjs-node-gpu, tfjs-node, wasm or cpu, got ${String(requested)}`);
+    }
+    const backend = await selectBackend(requested);
+    context.log.info({ backend: backend.name, reason: backend.reason }, `backend: ${backend.name}`);
     const evalSplit = options['evalSplit'];
     if (evalSplit !== undefined && evalSplit !== 'val' && evalSplit !== 'test') {
       return { exitCode: 2, summary: { error: 'invalid option' }, text: `Invalid --eval-split '${String(evalSplit)}'; use 'val' or 'test'.` };
