@@ -1,7 +1,8 @@
 /**
  * Inference benchmark: sustained fps, latency percentiles, and live tensors / heap over many
- * inferences, for a small two-head conv student (tfjs, on tfjs-wasm and tfjs-cpu) and for the
- * hello_world TFLite model from the shared data (on LiteRT.js and tfjs-tflite).
+ * inferences, for a small two-head conv student (tfjs on tfjs-wasm and tfjs-cpu, and the same
+ * student exported to TFLite on LiteRT.js and tfjs-tflite) and for the hello_world TFLite model
+ * from the shared data.
  *
  *   node --import tsx bench/inference.ts [--count N] [--tflite FILE]
  *
@@ -21,6 +22,7 @@ import { LiteRtEngine } from '../src/engines/litert-engine.ts';
 import { saveTfjsModel } from '../src/engines/save-tfjs-model.ts';
 import { TfjsEngine } from '../src/engines/tfjs-engine.ts';
 import { TfjsTfliteEngine } from '../src/engines/tfjs-tflite-engine.ts';
+import { exportTflite } from '@fieldloop/distill';
 import { percentile } from '../src/inference/runtime-metrics.ts';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '5000' }, tflite: { type: 'string' } } });
@@ -101,11 +103,14 @@ async function measure(engine: InferenceEngine, files: ModelFiles, model: string
 const work = await mkdtemp(join(tmpdir(), 'edge-bench-'));
 const rows: Row[] = [];
 try {
-  const modelPath = await saveTfjsModel(buildStudent(), join(work, 'student'));
+  const studentModel = buildStudent();
+  const modelPath = await saveTfjsModel(studentModel, join(work, 'student'));
   const student = (await readModelFiles(modelPath, 'tfjs')).files;
   for (const engine of [new TfjsEngine('wasm'), new TfjsEngine('cpu')]) rows.push(await measure(engine, student, 'student 64x64 conv (tfjs)'));
 
-  const tfliteModels: [string, Uint8Array][] = [];
+  // The same student exported by distill's TFLite writer, so every engine runs one model.
+  const tfliteModels: [string, Uint8Array][] = [['student 64x64 conv (tflite)', exportTflite(studentModel)]];
+  studentModel.dispose();
   const shared = findSharedData();
   if (shared) tfliteModels.push(['hello_world_float', new Uint8Array(await readFile(join(shared, 'models', 'hello_world_float.tflite')))]);
   else console.warn('shared data not found: no TFLite model for LiteRT.js and tfjs-tflite; pass --tflite FILE');
