@@ -13,3 +13,4 @@ export type { CliCommand, CliContext, CliOption, CliResult, Logger, Progress } f
 export type { HeadKind, HeadRole, HeadSpec, InputSpec } from './head-spec.ts';
 export type { BundleManifest, ModelFormat } from './bundle-manifest.ts';
 export { assertFleetId, fleetTopics } from './fleet-topics.ts';
+export { mulberry32Next, seededRandom } from './seeded-random.ts';

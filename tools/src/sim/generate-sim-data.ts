@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { Rosbag2McapWriter } from '@fieldloop/ros-bridge';
 import { renderRoad, steeringFor } from './render-road.ts';
 import { renderSign, SIGN_CLASSES } from './render-sign.ts';
-import { seededRandom } from './seeded-random.ts';
+import { seededRandom } from '@fieldloop/contracts';
 
 /** Topics of the generated drives; the mapping `configs/mappings/sim-drive.yaml` reads them. */
 export const SIM_TOPICS = {

@@ -1,4 +1,4 @@
-import type { HeadSpec, InputSpec, LabelValue, Split } from '@fieldloop/contracts';
+import { seededRandom, type HeadSpec, type InputSpec, type LabelValue, type Split } from '@fieldloop/contracts';
 import type { DatasetStore, SnapshotRef } from '@fieldloop/dataset';
 import * as tf from '@tensorflow/tfjs';
 import type { DistillBatch } from '../kd/distill.ts';
@@ -93,14 +93,7 @@ export function disposeDistillBatch(batch: DistillBatch): void {
 
 /** Returns a seeded shuffle of 0..n-1 (mulberry32), so epochs are reproducible. */
 export function seededOrder(n: number, seed: number): number[] {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const order = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));

@@ -94,6 +94,12 @@ export class EdgeRuntime {
       const failure = error instanceof Error ? error : new Error(String(error));
       log.error({ frame: frame.id, version: model.manifest.version, error: failure.message }, 'inference failed; skipping frame');
       this.emit({ kind: 'error', version: model.manifest.version, error: failure });
+      // A failure in probation switches back to the previous model while listeners run, so the
+      // frame goes to that model instead of being lost. The frame is counted once.
+      if (this.active && this.active !== model) {
+        this.metrics.frames -= 1;
+        return this.handleFrame(frame);
+      }
       return null;
     }
     this.metrics.recordLatency(prediction.latencyMs);

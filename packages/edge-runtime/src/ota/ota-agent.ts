@@ -163,10 +163,13 @@ export class OtaAgent {
     const folder = await store.promote(staging, manifest.name, manifest.version);
     if (current) await store.writePointer('previous', { ...current, state: 'good' });
     await store.writePointer('current', { bundle: folder, version: manifest.version, state: 'probation' });
-    const previous = runtime.setActive(predictor);
+    // Probation watches from the first frame the new model serves, so no failure goes unseen
+    // while the report below is being sent.
+    const previous = runtime.activeModel;
+    this.watchProbation(predictor, previous, rolloutId);
+    runtime.setActive(predictor);
     log.info({ version: manifest.version, previous: previous?.manifest.version ?? null, engine: predictor.engine }, 'switched to the new model; probation started');
     await this.report({ name: manifest.name, version: manifest.version, rolloutId, outcome: 'probation', serving: manifest.version });
-    this.watchProbation(predictor, previous, rolloutId);
   }
 
   private watchProbation(predictor: Predictor, previous: Predictor | null, rolloutId: string): void {

@@ -1,3 +1,4 @@
+import { seededRandom } from '@fieldloop/contracts';
 import type { HeadPrediction } from '../inference/decode-outputs.ts';
 import type { Prediction } from '../inference/predictor.ts';
 import type { Campaign, TriggerSpec } from './campaign.ts';
@@ -12,16 +13,6 @@ export interface TriggerDecision {
   capped: boolean;
 }
 
-/** mulberry32: a small seeded 32-bit generator, so random sampling repeats on replay. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Difference of two head predictions: total variation distance for classes, absolute difference for values. */
 export function headDisagreement(active: HeadPrediction, shadow: HeadPrediction): number {
@@ -42,7 +33,7 @@ export class TriggerEngine {
 
   constructor(campaign: Campaign) {
     this.campaign = campaign;
-    this.random = mulberry32(campaign.seed);
+    this.random = seededRandom(campaign.seed);
   }
 
   /** Decides for one frame; `now` is milliseconds since the epoch (injectable for replays). */

@@ -1,3 +1,5 @@
+import { mulberry32Next } from '@fieldloop/contracts';
+
 /** A small deterministic PRNG (mulberry32) whose whole state is one 32-bit integer, so checkpoints can store it. */
 export class SeededRandom {
   state: number;
@@ -8,11 +10,9 @@ export class SeededRandom {
 
   /** Returns a float in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const [state, value] = mulberry32Next(this.state);
+    this.state = state;
+    return value;
   }
 
   /** Returns an integer in [0, bound). */
