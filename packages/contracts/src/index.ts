@@ -14,3 +14,4 @@ export type { HeadKind, HeadRole, HeadSpec, InputSpec } from './head-spec.ts';
 export type { BundleManifest, ModelFormat } from './bundle-manifest.ts';
 export { assertFleetId, fleetTopics } from './fleet-topics.ts';
 export { mulberry32Next, seededRandom } from './seeded-random.ts';
+export { compareBigInt } from './compare-bigint.ts';

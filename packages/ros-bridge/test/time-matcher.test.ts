@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { compareBigInt } from '@fieldloop/contracts';
 import { TimeMatcher, type MatchedFrame } from '../src/mapping/time-matcher.ts';
 
 const MS = 1_000_000n;
@@ -9,7 +10,7 @@ function run(
   events: Array<{ kind: 'frame' | 'label' | 'state'; name?: string; time: bigint; value: number }>,
 ): MatchedFrame<number, number>[] {
   const out: MatchedFrame<number, number>[] = [];
-  const sorted = [...events].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  const sorted = [...events].sort((a, b) => compareBigInt(a.time, b.time));
   for (const event of sorted) {
     if (event.kind === 'frame') out.push(...matcher.pushFrame(event.time, event.value));
     else if (event.kind === 'label') out.push(...matcher.pushLabel(event.name ?? 'steer', event.time, event.value));

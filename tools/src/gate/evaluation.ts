@@ -1,13 +1,13 @@
 import type { HeadKind } from '@fieldloop/contracts';
 
-/** A metric value with its direction, so the gate knows which way is worse. */
+/** Metric value with its direction, from which the gate tells which way is worse. */
 export interface MetricValue {
   name: string;
   value: number;
   higherIsBetter: boolean;
 }
 
-/** What a model's predictions on one head looked like, to detect collapsed outputs. */
+/** Spread of a model's predictions on one head, used to detect collapsed outputs. */
 export type PredictionSpread =
   | { kind: 'classes'; distinctPredicted: number; distinctLabels: number; topClassShare: number }
   | { kind: 'values'; predictionStd: number; labelStd: number };

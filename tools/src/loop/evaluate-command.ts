@@ -21,7 +21,7 @@ async function findBundle(path: string): Promise<string | null> {
 
 async function storeFromOptions(options: Record<string, unknown>, context: CliContext): Promise<{ storeDir: string; snapshot: number; cleanup: () => Promise<void> }> {
   if (typeof options.data === 'string') {
-    if (typeof options.mapping !== 'string') throw new Error('--data needs --mapping, the file that says how its topics or label columns become samples');
+    if (typeof options.mapping !== 'string') throw new Error('--data needs --mapping: pass the mapping file that turns its topics or label columns into samples');
     const storeDir = await mkdtemp(join(tmpdir(), 'fieldloop-evaluate-'));
     const result = await runIngest({ paths: [resolve(options.data)], storeDir, mapping: await loadMapping(resolve(options.mapping)), allowPartial: false, msgPaths: [], note: 'fieldloop evaluate' });
     if (!result.snapshot) {
@@ -78,7 +78,7 @@ export const evaluateCommand: CliCommand = {
         return evaluateTeacherCommand.run(args, { ...options, model, store: source.storeDir, snapshot: String(source.snapshot), split }, context);
       }
       const manifest = JSON.parse(await readFile(join(bundle, 'manifest.json'), 'utf8')) as BundleManifest;
-      if (manifest.model.format !== 'tflite') throw new Error(`${bundle} holds a ${manifest.model.format} model; evaluate scores .tflite bundles`);
+      if (manifest.model.format !== 'tflite') throw new Error(`${bundle} contains a ${manifest.model.format} model, but evaluate scores only .tflite bundles; export the model with fieldloop export`);
       const scores = await evaluateExportedModel({
         file: join(bundle, manifest.model.file),
         label: `${manifest.name} v${manifest.version}`,

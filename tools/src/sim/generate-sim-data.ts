@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { Rosbag2McapWriter } from '@fieldloop/ros-bridge';
 import { renderRoad, steeringFor } from './render-road.ts';
 import { renderSign, SIGN_CLASSES } from './render-sign.ts';
-import { seededRandom } from '@fieldloop/contracts';
+import { compareBigInt, seededRandom } from '@fieldloop/contracts';
 
 /** Topics of the generated drives; the mapping `configs/mappings/sim-drive.yaml` reads them. */
 export const SIM_TOPICS = {
@@ -74,7 +74,7 @@ async function writeDrive(dir: string, index: number, options: SimDataOptions): 
     pending.push({ topic: SIM_TOPICS.steering, time: time + jitterNs, message: { data: steeringFor(scene) } });
     if (frame % 10 === 0) pending.push({ topic: SIM_TOPICS.status, time, message: { data: night ? 'run:night' : 'run:day' } });
   }
-  pending.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  pending.sort((a, b) => compareBigInt(a.time, b.time));
   for (const item of pending) await bag.write(item.topic, item.time, item.message);
   await bag.close();
 }

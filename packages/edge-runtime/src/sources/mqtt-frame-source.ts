@@ -2,6 +2,7 @@ import type { Logger } from '@fieldloop/contracts';
 import type { MqttClient } from 'mqtt';
 import { subscribeWhenConnected } from '../transport/subscribe-when-connected.ts';
 import type { Frame, FrameSource } from './frame-source.ts';
+import { PushedFrames } from './pushed-frames.ts';
 
 /**
  * Frames from an MQTT topic whose payloads are encoded images (PNG, JPEG, ...). Live: frames
@@ -24,8 +25,7 @@ export class MqttFrameSource implements FrameSource {
   }
 
   async *frames(signal: AbortSignal): AsyncIterable<Frame> {
-    const queue: Frame[] = [];
-    let wake: (() => void) | null = null;
+    const pushed = new PushedFrames();
     let counter = 0;
     const onMessage = (topic: string, payload: Buffer): void => {
       if (topic !== this.topic) return;
@@ -36,28 +36,14 @@ export class MqttFrameSource implements FrameSource {
         return;
       }
       const bytes = new Uint8Array(payload);
-      queue.push({ id: `${topic}#${counter}`, source: this.name, stamp: Date.now(), image: { kind: 'encoded', bytes }, bytes });
-      wake?.();
+      pushed.push({ id: `${topic}#${counter}`, source: this.name, stamp: Date.now(), image: { kind: 'encoded', bytes }, bytes });
     };
-    const onAbort = (): void => wake?.();
     this.client.on('message', onMessage);
-    signal.addEventListener('abort', onAbort);
     const stopSubscribing = subscribeWhenConnected(this.client, this.topic, 0, this.log);
     try {
-      while (!signal.aborted) {
-        const frame = queue.shift();
-        if (frame) {
-          yield frame;
-          continue;
-        }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = null;
-      }
+      yield* pushed.drain(signal);
     } finally {
       this.client.off('message', onMessage);
-      signal.removeEventListener('abort', onAbort);
       stopSubscribing();
       if (this.client.connected) await this.client.unsubscribeAsync(this.topic).catch(() => undefined);
     }

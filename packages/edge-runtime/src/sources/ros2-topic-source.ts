@@ -1,6 +1,7 @@
 import type { Logger } from '@fieldloop/contracts';
 import { imageFromMessage } from '@fieldloop/ros-bridge';
 import type { Frame, FrameSource } from './frame-source.ts';
+import { PushedFrames } from './pushed-frames.ts';
 
 /** The parts of rclnodejs this source uses. */
 interface Rclnodejs {
@@ -44,44 +45,29 @@ export class Ros2TopicSource implements FrameSource {
     }
     await rclnodejs.init();
     const node = rclnodejs.createNode('fieldloop_edge_runtime');
-    const queue: Frame[] = [];
-    let wake: (() => void) | null = null;
+    const pushed = new PushedFrames();
     let counter = 0;
     node.createSubscription(this.type, this.topic, (message) => {
       counter += 1;
       const origin = `${this.topic}#${counter}`;
       try {
         const image = imageFromMessage(message, origin);
-        queue.push({
+        pushed.push({
           id: origin,
           source: this.name,
           stamp: Date.now(),
           image: image.kind === 'encoded' ? { kind: 'encoded', bytes: image.bytes } : { kind: 'raw', pixels: image.pixels },
           bytes: image.bytes,
         });
-        wake?.();
       } catch (error) {
         this.malformed += 1;
         this.log?.warn({ frame: origin, error: (error as Error).message, malformed: this.malformed }, 'skipping malformed frame');
       }
     });
     rclnodejs.spin(node);
-    const onAbort = (): void => wake?.();
-    signal.addEventListener('abort', onAbort);
     try {
-      while (!signal.aborted) {
-        const frame = queue.shift();
-        if (frame) {
-          yield frame;
-          continue;
-        }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = null;
-      }
+      yield* pushed.drain(signal);
     } finally {
-      signal.removeEventListener('abort', onAbort);
       node.destroy();
       rclnodejs.shutdown();
     }

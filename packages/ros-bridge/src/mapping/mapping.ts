@@ -1,7 +1,7 @@
 import type { FieldPath } from './field-path.ts';
 import type { LabelTransform } from './label-transform.ts';
 
-/** How the image is decoded and resized before it is stored as the model input. */
+/** Size and fit of the stored model input, and the image topic it comes from. */
 export interface ImageSpec {
   /** Image topic of a recording (sensor_msgs/Image or sensor_msgs/CompressedImage); null for folders. */
   topic: string | null;
@@ -11,7 +11,7 @@ export interface ImageSpec {
   fit: 'fill' | 'cover' | 'contain';
 }
 
-/** Where one head's label comes from. */
+/** Source and transforms of one head's label. */
 export interface LabelSpec {
   head: string;
   /** Topic in a recording; null for image folders. */
@@ -29,18 +29,18 @@ export type TagSpec =
   | { kind: 'static'; value: string }
   | { kind: 'topic'; topic: string; field: string; path: FieldPath; transforms: LabelTransform[] };
 
-/** How samples are grouped before their group is given a split. */
+/** Grouping of samples into split keys, each of which gets one split. */
 export type SplitSpec =
   | { by: 'recording' }
   | { by: 'segment'; seconds: number }
   | { by: 'file' }
   | { by: 'column'; column: string };
 
-/** Where an image folder keeps its labels. */
+/** Location and layout of an image folder's label file. */
 export interface FolderSpec {
   /** Label file relative to the folder; null to look for data.txt, labels.txt or one .csv file. */
   labelFile: string | null;
-  /** Column of a CSV label file that holds the image path; null for `name value` files. */
+  /** Column of a CSV label file that contains the image path; null for `name value` files. */
   pathColumn: string | null;
 }
 
@@ -51,7 +51,7 @@ export interface Mapping {
   image: ImageSpec;
   labels: LabelSpec[];
   tags: TagSpec[];
-  /** Which time topics are matched on: the log (receive) time or the message's header.stamp. */
+  /** Time that topics are matched on: the log (receive) time or the message's header.stamp. */
   time: 'log' | 'header';
   split: SplitSpec;
   /** Drop images that miss any label instead of storing them with that head masked. */

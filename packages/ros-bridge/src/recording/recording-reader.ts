@@ -36,19 +36,19 @@ export interface RawMessage {
 }
 
 /**
- * What a reader could not read. A reader that finishes without a loss has read every byte of
- * every file; a reader that lost anything says how much here, and never hides it.
+ * A part of a recording that could not be read. A reader that reports no loss has read every
+ * byte of every file. A reader that lost anything reports how much here.
  */
 export interface ReadLoss {
   file: string;
   /** Bytes of the file that were not turned into messages. */
   bytes: number;
-  /** Messages known to be lost, or null when the file no longer says how many. */
+  /** Messages known to be lost, or null when the file no longer records how many. */
   messages: number | null;
-  /** Log time range of the lost messages as far as the file still tells, in nanoseconds. */
+  /** Log time range of the lost messages, as far as the file still records it, in nanoseconds. */
   startTime: bigint | null;
   endTime: bigint | null;
-  /** Why the bytes were lost and what was still recovered, in one or two sentences. */
+  /** Reason the bytes were lost and what was still recovered, in one or two sentences. */
   reason: string;
 }
 
@@ -57,7 +57,7 @@ export interface RecordingReader {
   readonly format: RecordingFormat;
   /** The path the user gave: a file or a rosbag2 directory. */
   readonly path: string;
-  /** Every file that holds messages, in reading order. */
+  /** Every file that contains messages, in reading order. */
   readonly files: readonly string[];
   /** Channels known before reading messages. Readers that learn channels while reading add them. */
   channels(): readonly RecordingChannel[];
@@ -72,8 +72,8 @@ export interface RecordingReader {
 }
 
 /**
- * Thrown for a recording that cannot be read at all. The message names the file and says what
- * to do; `path` is the offending file.
+ * Thrown for a recording that cannot be read at all. The message names the file and what to do,
+ * and `path` is the offending file.
  */
 export class RecordingError extends Error {
   readonly path: string;

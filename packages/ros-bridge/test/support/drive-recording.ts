@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import { compareBigInt } from '@fieldloop/contracts';
 import { join } from 'node:path';
 import { parse } from '@foxglove/rosmsg';
 import { MessageWriter } from '@foxglove/rosmsg2-serialization';
@@ -90,7 +91,7 @@ export async function buildDrive(frames: number): Promise<Drive> {
       });
     }
   }
-  messages.sort((a, b) => (a.logTime < b.logTime ? -1 : a.logTime > b.logTime ? 1 : 0));
+  messages.sort((a, b) => compareBigInt(a.logTime, b.logTime));
   return { messages, steering, jitterMs };
 }
 
