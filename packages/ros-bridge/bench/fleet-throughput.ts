@@ -1,15 +1,17 @@
 // End-to-end fleet throughput for 20 KB samples (durable queue, MQTT QoS 1, collector, data set
 // store) next to plain mqtt.js QoS 1 publish and subscribe of same-sized payloads through the same
 // broker, in one run. Brokers: the embedded aedes, and mosquitto when /usr/sbin/mosquitto exists.
+// It also times the data set store alone on the same samples, which bounds the end-to-end rate.
 // NOTE: the robot side, the collector and aedes share one Node.js thread here, and SQLite commits
 // block it while store file writes wait on the libuv pool, so separate machines should do better.
-// Usage: npx nx run ros-bridge:bench-fleet [-- --samples N] [--sync full|normal] [--no-store-fsync] [--in-flight N]
+// Usage: npx nx run ros-bridge:bench-fleet [-- --samples N] [--sync full|normal] [--no-store-fsync] [--in-flight N] [--connections N]
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { computeSampleId, sha256Hex, type SampleRecord } from '@fieldloop/contracts';
+import { DatasetStore } from '@fieldloop/dataset';
 import mqtt from 'mqtt';
 import { FleetCollector } from '../src/fleet/collector.ts';
 import { startEmbeddedBroker } from '../src/fleet/embedded-broker.ts';
@@ -22,6 +24,7 @@ const count = process.argv.includes('--samples') ? Number(process.argv[process.a
 const synchronous = process.argv.includes('--sync') ? (process.argv[process.argv.indexOf('--sync') + 1] as 'full' | 'normal') : 'full';
 const storeFsync = !process.argv.includes('--no-store-fsync');
 const maxInFlight = process.argv.includes('--in-flight') ? Number(process.argv[process.argv.indexOf('--in-flight') + 1]) : 64;
+const connections = process.argv.includes('--connections') ? Number(process.argv[process.argv.indexOf('--connections') + 1]) : undefined;
 const WIDTH = 64;
 const HEIGHT = 64;
 const IMAGE_BYTES = 7 * 1024;
@@ -76,6 +79,19 @@ async function plainRun(url: string, version: 4 | 5, payloads: Buffer[]): Promis
   return payloads.length / seconds;
 }
 
+/** Adds the samples to a new store as one snapshot, 32 adds at a time like the collector, and returns samples/s. */
+async function storeRun(samples: BenchSample[], dir: string): Promise<number> {
+  const start = performance.now();
+  const store = await DatasetStore.open(dir, { fsync: storeFsync });
+  const builder = store.beginSnapshot({ note: 'bench: store alone' });
+  for (let index = 0; index < samples.length; index += 32) {
+    await Promise.all(samples.slice(index, index + 32).map((sample) => builder.add(sample.record, { image: sample.image, input: sample.input })));
+  }
+  await builder.commit();
+  await store.close();
+  return samples.length / ((performance.now() - start) / 1000);
+}
+
 async function fleetRun(url: string, version: 4 | 5, samples: BenchSample[], dir: string): Promise<{ transport: number; endToEnd: number }> {
   const collector = await FleetCollector.start({
     fleet: 'bench',
@@ -84,6 +100,8 @@ async function fleetRun(url: string, version: 4 | 5, samples: BenchSample[], dir
     statePath: join(dir, 'collector.db'),
     clientId: `bench-${randomBytes(4).toString('hex')}`,
     commitEvery: 500,
+    // MQTT 3.1.1 has no shared subscriptions, so aedes gets one connection.
+    connections: version === 5 ? connections : 1,
     synchronous,
     storeFsync,
   });
@@ -105,7 +123,10 @@ async function fleetRun(url: string, version: 4 | 5, samples: BenchSample[], dir
 const samples = makeSamples(count);
 const payloadBytes = encodeSample({ robot: 'bench-robot', bootId: '0'.repeat(32), sequence: 0, record: samples[0]!.record, image: samples[0]!.image, input: samples[0]!.input, extra: null }).length;
 const payloads = samples.map(() => randomBytes(payloadBytes));
-console.log(`${count} samples of ${(payloadBytes / 1024).toFixed(1)} KiB per MQTT message; queue and collector state with SQLite synchronous=${synchronous.toUpperCase()}, store fsync ${storeFsync ? 'on' : 'off'}`);
+console.log(
+  `${count} samples of ${(payloadBytes / 1024).toFixed(1)} KiB per MQTT message; queue and collector state with SQLite synchronous=${synchronous.toUpperCase()}, ` +
+    `store fsync ${storeFsync ? 'on' : 'off'}, collector connections on MQTT 5 ${connections ?? 'default'}`,
+);
 
 const brokers: Array<{ name: string; start: (dir: string) => Promise<{ url: string; version: 4 | 5; stop: () => Promise<void> }> }> = [
   {
@@ -132,10 +153,12 @@ for (const entry of brokers) {
   try {
     const plain = await plainRun(broker.url, broker.version, payloads);
     const fleet = await fleetRun(broker.url, broker.version, samples, dir);
+    const storeAlone = await storeRun(samples, join(dir, 'store-alone'));
     console.log(
       `${entry.name}: plain mqtt.js QoS 1 ${plain.toFixed(0)} msg/s | fieldloop into the collector's durable state ` +
         `${fleet.transport.toFixed(0)} samples/s (ratio ${(fleet.transport / plain).toFixed(2)}) | end to end with store commits ` +
-        `${fleet.endToEnd.toFixed(0)} samples/s (ratio ${(fleet.endToEnd / plain).toFixed(2)}, goal >= 0.50)`,
+        `${fleet.endToEnd.toFixed(0)} samples/s (ratio ${(fleet.endToEnd / plain).toFixed(2)}, goal >= 0.50) | ` +
+        `store alone ${storeAlone.toFixed(0)} samples/s (ratio ${(storeAlone / plain).toFixed(2)})`,
     );
   } finally {
     await broker.stop();

@@ -64,6 +64,15 @@ export class CollectorState {
     `);
   }
 
+  /**
+   * Runs `body` in one transaction, so a single WAL sync commits every message it records.
+   * The receive methods called inside it become savepoints: one that throws rolls back only its
+   * own writes, and the caller may catch that and go on.
+   */
+  transaction<T>(body: () => T): T {
+    return this.db.transaction(body).immediate();
+  }
+
   /** Records a complete sample unless its sequence key or its content was seen before. */
   receiveSample(robot: string, bootId: string, sequence: number, sampleId: string, payload: Buffer): ReceiveOutcome {
     const run = this.db.transaction((): ReceiveOutcome => {

@@ -1,8 +1,9 @@
 import { assertFleetId, fleetTopics, type Logger, type SampleRecord } from '@fieldloop/contracts';
 import { DatasetStore, DatasetStoreError } from '@fieldloop/dataset';
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import { mqttClientOptions, type BrokerOptions } from './broker-options.ts';
-import { CollectorState, type PendingSample } from './collector-state.ts';
+import type { IPublishPacket, MqttClient } from 'mqtt';
+import type { BrokerOptions } from './broker-options.ts';
+import { connectCollector } from './collector-connection.ts';
+import { CollectorState, type PendingSample, type ReceiveOutcome } from './collector-state.ts';
 import type { QueueSynchronous } from './outbound-queue.ts';
 import { decodeFleetMessage, SampleCodecError, type FieldSample } from './sample-codec.ts';
 import { silentLogger } from './silent-logger.ts';
@@ -18,6 +19,16 @@ export interface CollectorOptions {
   clientId?: string;
   /** Shared subscription group: collectors in one group split the samples (MQTT 5 brokers only). */
   shareGroup?: string;
+  /**
+   * MQTT connections that receive samples; default 1. More than one need MQTT 5 and subscribe as
+   * a shared subscription (`shareGroup`, or a group named after the client id), so each message
+   * reaches one of them. mqtt.js hands each connection one message at a time, so this is also the
+   * most messages that one state commit can cover.
+   * NOTE: mosquitto 2.0.11 drops shared subscriptions of persistent sessions when it restarts,
+   * yet reports the sessions as present. The collector subscribes again on every reconnect, but
+   * messages that reach the broker before that are lost, so keep 1 where the broker may restart.
+   */
+  connections?: number;
   /** Commit a batch once this many samples are pending; default 500. */
   commitEvery?: number;
   /** Commit pending samples at least this often, in milliseconds; default 30,000. */
@@ -54,6 +65,18 @@ export interface CollectorStats {
   pending: number;
 }
 
+/** A received message waiting for the next state commit, and the callback that sends its PUBACK. */
+interface IntakeMessage {
+  packet: IPublishPacket;
+  done: (error?: Error) => void;
+}
+
+/** Result of recording one message in the state, counted only after the state commit succeeded. */
+type IntakeOutcome =
+  | { kind: ReceiveOutcome | 'chunk-stored' }
+  | { kind: 'rejected'; robot: string | null; topic: string; reason: string }
+  | { kind: 'failed'; error: Error };
+
 const TOPIC_ROBOT = /^fieldloop\/[^/]+\/robots\/([^/]+)\/samples$/;
 const LOGGED_REJECTIONS_PER_ROBOT = 5;
 const STORE_ADD_CONCURRENCY = 32;
@@ -86,14 +109,16 @@ async function openStoreWithRetry(dir: string, fsync: boolean, attempts = 50): P
 /**
  * Receives field samples from every robot of a fleet and commits them to a data set store as
  * field batches. Each message is checked and de-duplicated by (robot, boot, sequence) and by
- * sample id. It is written to the durable state before mqtt.js sends its PUBACK. Pending
- * samples go to the store as one new snapshot per batch: on `commitEvery`, on
- * `commitIntervalMs` and at close. Malformed messages are counted, logged with the robot id and
- * acknowledged, so the broker does not redeliver them.
+ * sample id. It is written to the durable state before mqtt.js sends its PUBACK. Messages that
+ * arrive in the same event-loop turn, on any of the collector's connections, share one state
+ * commit and so one WAL sync (group commit). Pending samples go to the store as one new snapshot
+ * per batch: on `commitEvery`, on `commitIntervalMs` and at close. Malformed messages are
+ * counted, logged with the robot id and acknowledged, so the broker does not redeliver them.
  */
 export class FleetCollector {
   private readonly options: CollectorOptions;
-  private readonly client: MqttClient;
+  private clients: MqttClient[] = [];
+  private intake: IntakeMessage[] = [];
   private readonly state: CollectorState;
   private readonly log: Logger;
   private readonly commitEvery: number;
@@ -106,9 +131,8 @@ export class FleetCollector {
   private pendingSamples: number;
   private commitQueued = false;
 
-  private constructor(options: CollectorOptions, client: MqttClient, state: CollectorState) {
+  private constructor(options: CollectorOptions, state: CollectorState) {
     this.options = options;
-    this.client = client;
     this.state = state;
     this.log = options.log ?? silentLogger;
     this.commitEvery = options.commitEvery ?? 500;
@@ -116,58 +140,46 @@ export class FleetCollector {
     this.counts = { messages: 0, accepted: 0, duplicateSequence: 0, duplicateContent: 0, rejected: 0, rejectedByRobot: {}, committed: 0, batches: [] };
   }
 
-  /** Connects, subscribes with QoS 1 and resolves once the broker granted the subscription. */
+  /** Connects, subscribes with QoS 1 and resolves once the broker granted the subscription on every connection. */
   static async start(options: CollectorOptions): Promise<FleetCollector> {
     assertFleetId('fleet', options.fleet);
     if (options.shareGroup !== undefined) assertFleetId('fleet', options.shareGroup);
-    const state = new CollectorState({ path: options.statePath, synchronous: options.synchronous });
     const version = options.broker.protocolVersion ?? 5;
-    const clientOptions = mqttClientOptions(options.broker, {
-      clientId: options.clientId ?? `fieldloop-collector-${options.fleet}`,
-      clean: false,
-      ...(version === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
-      manualConnect: true,
-    });
-    const client = mqtt.connect(options.broker.url, clientOptions);
-    const collector = new FleetCollector(options, client, state);
-    client.handleMessage = (packet, done) => collector.handle(packet, done);
-    const filter = options.shareGroup
-      ? `$share/${options.shareGroup}/${fleetTopics.allSamples(options.fleet)}`
-      : fleetTopics.allSamples(options.fleet);
-    client.on('connect', (connack) => {
-      // mqtt.js subscribes again by itself after a reconnect whose session the broker lost.
-      collector.log.info({ broker: options.broker.url, sessionPresent: connack.sessionPresent, filter }, 'collector connected');
-    });
-    client.on('error', (error) => collector.log.warn({ broker: options.broker.url, error: error.message }, 'collector connection error; retrying'));
-    const startTimeoutMs = options.startTimeoutMs ?? 30_000;
-    await new Promise<void>((resolve, reject) => {
-      const fail = (message: string, cause?: unknown): void => {
-        clearTimeout(timeout);
-        client.end(true);
-        state.close();
-        reject(new Error(message, { cause }));
-      };
-      // mqtt.js retries a refused connection without an error event, so the start needs its own limit.
-      const timeout = setTimeout(
-        () => fail(`collector could not connect to ${options.broker.url} within ${startTimeoutMs} ms; check the URL and that the broker runs`),
-        startTimeoutMs,
-      );
-      const onError = (error: Error): void => fail(`collector could not connect to ${options.broker.url}: ${error.message}`, error);
-      client.once('error', onError);
-      client.once('connect', () => {
-        client.off('error', onError);
-        client.subscribe(filter, { qos: 1 }, (error, granted) => {
-          const code = granted?.[0]?.qos;
-          if (error || code === undefined || code >= 0x80) {
-            fail(`broker ${options.broker.url} rejected the subscription to ${filter}: ${error?.message ?? `reason code ${code}`}`, error);
-          } else {
-            clearTimeout(timeout);
-            resolve();
-          }
-        });
+    const connections = options.connections ?? 1;
+    if (!Number.isSafeInteger(connections) || connections < 1) {
+      throw new RangeError(`collector connections must be a positive integer, got ${connections}`);
+    }
+    if (connections > 1 && version !== 5) {
+      throw new RangeError(`collector connections ${connections} need MQTT 5 shared subscriptions; use 1 with protocol version ${version}`);
+    }
+    const clientId = options.clientId ?? `fieldloop-collector-${options.fleet}`;
+    // A share name must not contain '/', '+' or '#'.
+    const shareGroup = options.shareGroup ?? (connections > 1 ? clientId.replace(/[^A-Za-z0-9_-]/g, '_') : undefined);
+    const filter = shareGroup ? `$share/${shareGroup}/${fleetTopics.allSamples(options.fleet)}` : fleetTopics.allSamples(options.fleet);
+    const state = new CollectorState({ path: options.statePath, synchronous: options.synchronous });
+    const collector = new FleetCollector(options, state);
+    const connect = (id: string): ReturnType<typeof connectCollector> =>
+      connectCollector({
+        broker: options.broker,
+        clientId: id,
+        filter,
+        startTimeoutMs: options.startTimeoutMs ?? 30_000,
+        handleMessage: (packet, done) => collector.handle(packet, done),
+        log: collector.log,
       });
-      client.connect();
-    });
+    try {
+      // The first connection keeps the plain client id, so a collector started with 1 connection before keeps its session.
+      const first = await connect(clientId);
+      collector.clients.push(first.client);
+      const rest = await Promise.allSettled(Array.from({ length: connections - 1 }, (_, index) => connect(`${clientId}-${index + 1}`)));
+      for (const result of rest) if (result.status === 'fulfilled') collector.clients.push(result.value.client);
+      const failed = rest.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
+    } catch (error) {
+      for (const client of collector.clients) client.end(true);
+      state.close();
+      throw error;
+    }
     collector.timer = setInterval(() => {
       const expired = state.expireChunks(options.chunkTimeoutMs ?? 600_000);
       if (expired > 0) collector.log.warn({ expired }, 'dropped incomplete chunked samples after the chunk timeout');
@@ -193,7 +205,9 @@ export class FleetCollector {
     if (this.closed) return null;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    await this.client.endAsync(false);
+    await Promise.all(this.clients.map((client) => client.endAsync(false)));
+    // Messages handed over before the connections ended go into this batch. If their PUBACKs do not reach the broker, it redelivers them as duplicates.
+    this.storeIntake();
     try {
       return await this.flush();
     } finally {
@@ -203,22 +217,30 @@ export class FleetCollector {
   }
 
   private handle(packet: IPublishPacket, done: (error?: Error) => void): void {
-    this.counts.messages += 1;
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const topicRobot = TOPIC_ROBOT.exec(packet.topic)?.[1] ?? null;
+    this.intake.push({ packet, done });
+    if (this.intake.length === 1) setImmediate(() => this.storeIntake());
+  }
+
+  /** Records every message handed over since the last call in one state commit, then acknowledges each. */
+  private storeIntake(): void {
+    const messages = this.intake;
+    if (messages.length === 0) return;
+    this.intake = [];
+    let outcomes: IntakeOutcome[];
     try {
-      this.receive(topicRobot, payload);
+      outcomes = this.state.transaction(() => messages.map((message) => this.receiveMessage(message.packet)));
     } catch (error) {
-      if (error instanceof SampleCodecError || error instanceof RangeError) {
-        this.reject(topicRobot ?? (error instanceof SampleCodecError ? error.robot : null), packet.topic, error.message);
-      } else {
-        // The message stays unacknowledged, so the broker redelivers it after a reconnect.
-        this.log.error({ topic: packet.topic, robot: topicRobot, error: (error as Error).message }, 'storing a received sample failed');
-        done(error as Error);
-        return;
-      }
+      // The messages stay unacknowledged, so the broker redelivers them after a reconnect.
+      this.log.error({ messages: messages.length, error: (error as Error).message }, 'committing received samples to the collector state failed');
+      for (const message of messages) message.done(error as Error);
+      return;
     }
-    done();
+    messages.forEach((message, index) => {
+      const outcome = outcomes[index] as IntakeOutcome;
+      this.count(outcome);
+      if (outcome.kind === 'failed') message.done(outcome.error);
+      else message.done();
+    });
     if (this.pendingSamples >= this.commitEvery && !this.commitQueued) {
       this.commitQueued = true;
       void this.flush()
@@ -227,7 +249,44 @@ export class FleetCollector {
     }
   }
 
-  private receive(topicRobot: string | null, payload: Buffer): void {
+  /** Checks one message and records it in the state, inside the caller's transaction. */
+  private receiveMessage(packet: IPublishPacket): IntakeOutcome {
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const topicRobot = TOPIC_ROBOT.exec(packet.topic)?.[1] ?? null;
+    try {
+      return { kind: this.receive(topicRobot, payload) };
+    } catch (error) {
+      if (error instanceof SampleCodecError || error instanceof RangeError) {
+        return { kind: 'rejected', robot: topicRobot ?? (error instanceof SampleCodecError ? error.robot : null), topic: packet.topic, reason: error.message };
+      }
+      // The message stays unacknowledged, so the broker redelivers it after a reconnect.
+      this.log.error({ topic: packet.topic, robot: topicRobot, error: (error as Error).message }, 'storing a received sample failed');
+      return { kind: 'failed', error: error as Error };
+    }
+  }
+
+  private count(outcome: IntakeOutcome): void {
+    this.counts.messages += 1;
+    switch (outcome.kind) {
+      case 'accepted':
+        this.counts.accepted += 1;
+        this.pendingSamples += 1;
+        break;
+      case 'duplicate-sequence':
+        this.counts.duplicateSequence += 1;
+        break;
+      case 'duplicate-content':
+        this.counts.duplicateContent += 1;
+        break;
+      case 'rejected':
+        this.reject(outcome.robot, outcome.topic, outcome.reason);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private receive(topicRobot: string | null, payload: Buffer): ReceiveOutcome | 'chunk-stored' {
     const decoded = decodeFleetMessage(payload);
     const robot = decoded.kind === 'sample' ? decoded.sample.robot : decoded.chunk.robot;
     if (robot !== topicRobot) {
@@ -237,11 +296,8 @@ export class FleetCollector {
     let sampleBytes = payload;
     if (decoded.kind === 'chunk') {
       const outcome = this.state.receiveChunk(decoded.chunk);
-      if (outcome.kind === 'duplicate-sequence') {
-        this.counts.duplicateSequence += 1;
-        return;
-      }
-      if (outcome.kind === 'stored') return;
+      if (outcome.kind === 'duplicate-sequence') return 'duplicate-sequence';
+      if (outcome.kind === 'stored') return 'chunk-stored';
       const { chunk } = decoded;
       try {
         const whole = decodeFleetMessage(outcome.payload);
@@ -257,13 +313,7 @@ export class FleetCollector {
     } else {
       sample = decoded.sample;
     }
-    const outcome = this.state.receiveSample(sample.robot, sample.bootId, sample.sequence, sample.record.id, sampleBytes);
-    if (outcome === 'accepted') {
-      this.counts.accepted += 1;
-      this.pendingSamples += 1;
-    }
-    else if (outcome === 'duplicate-sequence') this.counts.duplicateSequence += 1;
-    else this.counts.duplicateContent += 1;
+    return this.state.receiveSample(sample.robot, sample.bootId, sample.sequence, sample.record.id, sampleBytes);
   }
 
   private reject(robot: string | null, topic: string, reason: string): void {

@@ -74,6 +74,29 @@ describe('CollectorState', () => {
     state.close();
   });
 
+  it('transaction keeps messages around a failed one', () => {
+    const state = new CollectorState({ path: ':memory:' });
+    const { chunks } = chunksOf('h');
+    const first = chunks[0] as SampleChunk;
+    const conflicting = { ...(chunks[1] as SampleChunk), count: first.count + 1 };
+    const outcomes = state.transaction(() => [
+      state.receiveSample('r', 'b', 0, 'id-1', Buffer.from('x')),
+      state.receiveChunk(first).kind,
+      (() => {
+        try {
+          return state.receiveChunk(conflicting).kind;
+        } catch (error) {
+          return (error as Error).name;
+        }
+      })(),
+      state.receiveSample('r', 'b', 1, 'id-2', Buffer.from('y')),
+    ]);
+    expect(outcomes).toEqual(['accepted', 'stored', 'RangeError', 'accepted']);
+    expect(state.pendingCount()).toBe(2);
+    expect(state.receiveChunk(first).kind).toBe('stored');
+    state.close();
+  });
+
   it('keeps pending samples until settled', () => {
     const state = new CollectorState({ path: ':memory:' });
     expect(state.receiveSample('r', 'b', 0, 'id-1', Buffer.from('x'))).toBe('accepted');

@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fleetTopics } from '@fieldloop/contracts';
 import { DatasetStore } from '@fieldloop/dataset';
+import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FleetCollector, type CollectorOptions } from '../../src/fleet/collector.ts';
 import { MqttUplink } from '../../src/fleet/mqtt-uplink.ts';
 import { OutboundQueue } from '../../src/fleet/outbound-queue.ts';
+import { COLLECTOR_SCRIPT, killScript, runScript } from './support/child-script.ts';
 import { makeSample, waitFor } from './support/field-samples.ts';
 import { Mosquitto, mosquittoMissing } from './support/mosquitto.ts';
 
@@ -17,6 +19,15 @@ const FLEET = 'test-fleet';
 const CONFIG_DIR = fileURLToPath(new URL('../../configs/mosquitto/', import.meta.url));
 
 if (mosquittoMissing) console.warn(`skipping mosquitto tests: ${mosquittoMissing}`);
+
+function pendingRows(statePath: string): number {
+  const db = new Database(statePath, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM pending').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
 
 async function latestSampleIds(storeDir: string): Promise<string[]> {
   const store = await DatasetStore.open(storeDir, { readOnly: true });
@@ -99,6 +110,57 @@ describe.skipIf(mosquittoMissing !== null)('fleet transport through mosquitto', 
     await first.close();
     await second.close();
     expect((await latestSampleIds(join(dir, 'store'))).length).toBe(40);
+  });
+
+  it('shared connections deliver every sample once', async () => {
+    broker = await Mosquitto.start(dir);
+    const base = await collector(broker.url, { connections: 4 });
+    const robots = [uplink(broker.url, 'rover-1'), uplink(broker.url, 'rover-2')];
+    const total = 200;
+    await Promise.all(Array.from({ length: total }, (_, i) => robots[i % 2]?.add(makeSample(`group${i}`).record, makeSample(`group${i}`).blobs)));
+    await waitFor(() => base.stats().accepted === total, `${total} accepted samples`, 30_000);
+    const batch = await base.close();
+    expect(batch?.perRobot).toEqual({ 'rover-1': total / 2, 'rover-2': total / 2 });
+    expect(base.stats().duplicateSequence).toBe(0);
+    const ids = await latestSampleIds(join(dir, 'store'));
+    expect(ids.length).toBe(total);
+    expect(new Set(ids).size).toBe(total);
+  });
+
+  it('shared connections subscribe again after a broker restart', async () => {
+    broker = await Mosquitto.start(dir);
+    const base = await collector(broker.url, { connections: 4 });
+    const robot = uplink(broker.url, 'rover-1');
+    await broker.restart();
+    // mosquitto 2.0.11 restores the sessions without their shared subscriptions; wait for the renewal.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    for (let i = 0; i < 20; i += 1) await robot.add(makeSample(`renew${i}`).record, makeSample(`renew${i}`).blobs);
+    await waitFor(() => base.stats().accepted === 20, '20 accepted samples after the restart');
+    expect(base.stats().accepted).toBe(20);
+  });
+
+  it('shared collector keeps samples after SIGKILL', async () => {
+    broker = await Mosquitto.start(dir);
+    const storeDir = join(dir, 'store');
+    const statePath = join(dir, 'collector.db');
+    const child = await runScript(COLLECTOR_SCRIPT, [broker.url, storeDir, statePath, '5', '4'], 'ready');
+    const robot = uplink(broker.url, 'rover-1');
+    const count = 60;
+    await Promise.all(Array.from({ length: count }, (_, i) => robot.add(makeSample(`kill${i}`).record, makeSample(`kill${i}`).blobs)));
+    await robot.drain(20_000);
+    // The child records a message in its state before the PUBACK and never commits to the store.
+    await waitFor(() => pendingRows(statePath) === count, `${count} pending rows in the child's state`);
+    await killScript(child);
+
+    const restarted = await collector(broker.url, { clientId: 'crash-test-collector', connections: 4, storeDir, statePath });
+    // Messages whose PUBACK the kill cut off come again and must count as duplicates.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const batch = await restarted.flush();
+    expect(batch?.added).toBe(count);
+    expect(restarted.stats().accepted).toBe(0);
+    const ids = await latestSampleIds(storeDir);
+    expect(ids.length).toBe(count);
+    expect(new Set(ids).size).toBe(count);
   });
 
   it('sends samples over TLS', async () => {

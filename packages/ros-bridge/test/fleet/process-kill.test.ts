@@ -1,41 +1,15 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DatasetStore } from '@fieldloop/dataset';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FleetCollector } from '../../src/fleet/collector.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/fleet/embedded-broker.ts';
 import { MqttUplink } from '../../src/fleet/mqtt-uplink.ts';
 import { OutboundQueue } from '../../src/fleet/outbound-queue.ts';
+import { COLLECTOR_SCRIPT, ROBOT_SCRIPT, killScript, runScript } from './support/child-script.ts';
 import { freePort } from './support/mosquitto.ts';
 import { makeSample, waitFor } from './support/field-samples.ts';
-
-const ROBOT_SCRIPT = fileURLToPath(new URL('./support/robot-process.ts', import.meta.url));
-const COLLECTOR_SCRIPT = fileURLToPath(new URL('./support/collector-process.ts', import.meta.url));
-
-/** Runs a support script; resolves with the child once its stdout contains `marker`. */
-function runScript(script: string, args: string[], marker: string): Promise<ReturnType<typeof spawn>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (data: Buffer) => {
-      output += data.toString();
-      if (output.includes(marker)) resolve(child);
-    });
-    child.stderr.on('data', (data: Buffer) => (output += data.toString()));
-    child.once('exit', (code) => {
-      if (!output.includes(marker)) reject(new Error(`${script} exited with code ${code} before printing "${marker}": ${output}`));
-    });
-  });
-}
-
-async function kill(child: ReturnType<typeof spawn>): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 describe('processes killed with SIGKILL', () => {
   let dir: string;
@@ -56,7 +30,7 @@ describe('processes killed with SIGKILL', () => {
     const count = 30;
     const offline = `mqtt://127.0.0.1:${await freePort()}`;
     const filler = await runScript(ROBOT_SCRIPT, ['fill', queuePath, offline, String(count)], `queued ${count}`);
-    await kill(filler);
+    await killScript(filler);
 
     const queue = OutboundQueue.open({ path: queuePath });
     expect(queue.stats().items).toBe(count);
@@ -86,7 +60,7 @@ describe('processes killed with SIGKILL', () => {
     const count = 25;
     for (let i = 0; i < count; i += 1) await uplink.add(makeSample(`crash${i}`).record, makeSample(`crash${i}`).blobs);
     await uplink.drain(20_000);
-    await kill(child);
+    await killScript(child);
 
     const restarted = await FleetCollector.start({
       fleet: 'test-fleet',
