@@ -53,6 +53,8 @@ export interface BlobStaging {
    * index rows that reference the blobs. If `record` throws, the blobs that this commit added
    * are deleted again and the error is rethrown. The session's data stays on storage until
    * `record` has returned, so that `recoverStaging` can roll back a process that dies in between.
+   * A PackedBlobStore session runs `record` inside the SQLite transaction that records its blobs,
+   * so there `record` must be synchronous.
    */
   commit(record?: () => void | Promise<void>): Promise<void>;
   /** Discards the staged blobs. Does nothing after a commit has finished. */

@@ -1,11 +1,12 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { SampleRecord, SampleSource, SnapshotManifest, SnapshotStats, Split } from '@fieldloop/contracts';
+import type { Logger, SampleRecord, SampleSource, SnapshotManifest, SnapshotStats, Split } from '@fieldloop/contracts';
 import { BlobError } from './blob-error.ts';
 import type { BlobStore, StagingRecovery } from './blob-store.ts';
 import { DatasetStoreError } from './dataset-store-error.ts';
 import { openIndexDatabase } from './index-schema.ts';
 import { LocalBlobStore } from './local-blob-store.ts';
+import { PackedBlobStore } from './packed-blob-store.ts';
 import type { SampleBlobs } from './sample-validation.ts';
 import { isSha256Hex } from './is-sha256-hex.ts';
 import { SnapshotBuilder, snapshotRowToManifest } from './snapshot-builder.ts';
@@ -17,6 +18,7 @@ import { sampleRowToRecord, StoreIndex, type SnapshotRow } from './store-index.t
 export const STORE_FILES = Object.freeze({
   index: 'index.sqlite',
   blobs: 'blobs',
+  packs: 'packs',
   staging: 'staging',
   lock: 'lock',
 });
@@ -32,13 +34,26 @@ export interface DatasetStoreOptions {
   readOnly?: boolean;
   /** Flush blob files and directories to the disk before a snapshot commits. Default true. */
   fsync?: boolean;
-  /** Blob storage. Default: a LocalBlobStore in `<dir>/blobs`, staging in `<dir>/staging`. */
+  /**
+   * Write each snapshot's new blobs into a pack file in `<dir>/packs`, so that a commit syncs one
+   * file however many samples it adds. Default false: one file per blob in `<dir>/blobs`, two
+   * syncs per blob. Reads find blobs in both layouts whatever this is set to. Cannot be combined
+   * with `blobStore`.
+   */
+  packBlobs?: boolean;
+  /**
+   * Blob storage. Default: a PackedBlobStore over loose blobs in `<dir>/blobs` (staging in
+   * `<dir>/staging`) and pack files in `<dir>/packs`.
+   */
   blobStore?: BlobStore;
   /**
-   * Runs after a snapshot's blobs are published and before its index rows are written. Crash
-   * tests use it to stop the process at that point.
+   * Runs after a snapshot's blobs are published and before its index rows are written. With
+   * `packBlobs` it runs after the pack is synced, inside the transaction that records the pack
+   * entries. Crash tests use it to stop the process at that point.
    */
   afterBlobsPublished?: () => void;
+  /** Receives what recovery repairs, such as a truncated pack tail. Default: nothing is logged. */
+  log?: Logger;
 }
 
 export interface SnapshotOptions {
@@ -81,8 +96,9 @@ export interface NewSample extends SampleBlobs {
 
 /**
  * A versioned data set in a directory: a SQLite index in `index.sqlite` and content-addressed
- * blobs in `blobs/`. One process writes at a time, guarded by the `lock` file. Snapshots are
- * immutable, and each one lists its members with their split.
+ * blobs, as one file each in `blobs/` or inside pack files in `packs/`. One process writes at a
+ * time, guarded by the `lock` file. Snapshots are immutable, and each one lists its members with
+ * their split.
  */
 export class DatasetStore {
   readonly dir: string;
@@ -119,6 +135,12 @@ export class DatasetStore {
     const storeDir = resolve(dir);
     const readOnly = options.readOnly ?? false;
     const requestedRatios = options.splitRatios === undefined ? undefined : validateSplitRatios(options.splitRatios);
+    if (options.packBlobs === true && options.blobStore !== undefined) {
+      throw new RangeError(
+        `Cannot open store ${storeDir} with both packBlobs and blobStore: pack files live in the store ` +
+          'directory. Drop blobStore to write packs, or drop packBlobs to write through the given blob store.',
+      );
+    }
     if (!readOnly) mkdirSync(storeDir, { recursive: true });
 
     const lock = readOnly ? null : StoreLock.acquire(join(storeDir, STORE_FILES.lock), storeDir);
@@ -140,13 +162,7 @@ export class DatasetStore {
             'setSplitRatios() to change the ratios for keys seen from now on.',
         );
       }
-      const blobs =
-        options.blobStore ??
-        new LocalBlobStore({
-          blobsDir: join(storeDir, STORE_FILES.blobs),
-          stagingDir: join(storeDir, STORE_FILES.staging),
-          fsync: options.fsync ?? true,
-        });
+      const blobs = options.blobStore ?? openLocalBlobs(storeDir, index, options);
       const store = new DatasetStore(storeDir, index, blobs, lock, options);
       if (!readOnly) await store.recover();
       return store;
@@ -174,7 +190,8 @@ export class DatasetStore {
 
   /**
    * Rolls back what an interrupted writer left: blobs that it published without committing its
-   * index rows are deleted, and its staging directories are removed. `open()` runs it for writers.
+   * index rows are deleted, its staging directories are removed, and pack files are truncated to
+   * their committed length. `open()` runs it for writers.
    */
   async recover(): Promise<StagingRecovery> {
     this.checkWritable('recover');
@@ -390,6 +407,23 @@ export class DatasetStore {
       );
     }
   }
+}
+
+/** Opens the default blob storage in the store directory: loose blobs and pack files. */
+function openLocalBlobs(storeDir: string, index: StoreIndex, options: DatasetStoreOptions): PackedBlobStore {
+  const fsync = options.fsync ?? true;
+  return new PackedBlobStore({
+    loose: new LocalBlobStore({
+      blobsDir: join(storeDir, STORE_FILES.blobs),
+      stagingDir: join(storeDir, STORE_FILES.staging),
+      fsync,
+    }),
+    packsDir: join(storeDir, STORE_FILES.packs),
+    db: index.db,
+    fsync,
+    stageInPacks: options.packBlobs ?? false,
+    log: options.log,
+  });
 }
 
 /** Rejects creating a store in a directory that has files but no index. */

@@ -1,4 +1,4 @@
-import { open, rename } from 'node:fs/promises';
+import { open, readdir, rename } from 'node:fs/promises';
 
 /** Tells whether an error is a Node.js system error with the given code, such as `ENOENT`. */
 export function hasErrorCode(error: unknown, code: string): boolean {
@@ -47,5 +47,15 @@ export async function fsyncDirectory(dir: string): Promise<void> {
     if (!hasErrorCode(error, 'EINVAL') && !hasErrorCode(error, 'EPERM')) throw error;
   } finally {
     await handle.close();
+  }
+}
+
+/** Lists a directory's entries, or returns none when the directory does not exist. */
+export async function readDirIfPresent(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (hasErrorCode(error, 'ENOENT')) return [];
+    throw error;
   }
 }

@@ -1,8 +1,18 @@
 import Database from 'better-sqlite3';
 import { DatasetStoreError } from './dataset-store-error.ts';
 
-/** Schema version stored in the index's `user_version`. Raise it with every schema change. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Schema version stored in the index's `user_version`. Raise it with every schema change.
+ * Version 2 added the pack tables. A version 1 index is read and written as it is, and the first
+ * snapshot whose blobs go to a pack adds the tables (`addPackTables`).
+ */
+export const SCHEMA_VERSION = 2;
+
+/** Oldest schema version that this code opens. */
+const OLDEST_SCHEMA_VERSION = 1;
+
+/** Schema version that added the pack tables. */
+const PACK_SCHEMA_VERSION = 2;
 
 /** `application_id` of a fieldloop index: the ASCII bytes `fldp`. */
 export const APPLICATION_ID = 0x666c6470;
@@ -72,6 +82,25 @@ CREATE TABLE snapshot_samples (
   split TEXT NOT NULL CHECK (split IN ('train', 'val', 'test')),
   added_in INTEGER NOT NULL REFERENCES snapshots (version),
   PRIMARY KEY (version, sample_id)
+) STRICT, WITHOUT ROWID;
+`;
+
+/**
+ * Tables of the pack files in `packs/`. `committed_bytes` is the length of a pack up to the end
+ * of its last committed record, so bytes after it are an uncommitted tail. A `packed_blobs` row
+ * gives the offset of a blob's bytes in its pack, after the record header.
+ */
+const PACK_SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS blob_packs (
+  id INTEGER PRIMARY KEY CHECK (id >= 1),
+  committed_bytes INTEGER NOT NULL CHECK (committed_bytes >= 0)
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS packed_blobs (
+  sha256 TEXT PRIMARY KEY,
+  pack INTEGER NOT NULL REFERENCES blob_packs (id),
+  offset INTEGER NOT NULL CHECK (offset >= 0),
+  length INTEGER NOT NULL CHECK (length >= 0)
 ) STRICT, WITHOUT ROWID;
 `;
 
@@ -151,7 +180,7 @@ function checkSchema(
         `${SCHEMA_VERSION}. Upgrade fieldloop to open it.`,
     );
   }
-  if (userVersion < SCHEMA_VERSION) {
+  if (userVersion < OLDEST_SCHEMA_VERSION) {
     throw new DatasetStoreError(
       'schema-too-old',
       storeDir,
@@ -161,9 +190,21 @@ function checkSchema(
   }
 }
 
+/**
+ * Adds the pack tables to a version 1 index and sets its version to 2. Does nothing to a version 2
+ * index. Call it inside the transaction that writes the first pack rows, so that an index gets
+ * version 2 only together with them.
+ */
+export function addPackTables(db: Database.Database): void {
+  if ((db.pragma('user_version', { simple: true }) as number) >= PACK_SCHEMA_VERSION) return;
+  db.exec(PACK_SCHEMA_SQL);
+  db.pragma(`user_version = ${PACK_SCHEMA_VERSION}`);
+}
+
 function createSchema(db: Database.Database, initialMeta: Record<string, string>): void {
   db.transaction(() => {
     db.exec(SCHEMA_SQL);
+    db.exec(PACK_SCHEMA_SQL);
     const insertMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
     for (const [key, value] of Object.entries(initialMeta)) insertMeta.run(key, value);
     db.pragma(`application_id = ${APPLICATION_ID}`);

@@ -15,6 +15,7 @@ export { DatasetStoreError, type DatasetStoreErrorCode } from './dataset-store-e
 export { APPLICATION_ID, SCHEMA_VERSION } from './index-schema.ts';
 export { LocalBlobStore, type LocalBlobStoreOptions } from './local-blob-store.ts';
 export { computeManifestHash, type ManifestMember } from './manifest-hash.ts';
+export { PackedBlobStore, type PackedBlobStoreOptions } from './packed-blob-store.ts';
 export type { SampleBlobs } from './sample-validation.ts';
 export { isSha256Hex } from './is-sha256-hex.ts';
 export { SnapshotBuilder } from './snapshot-builder.ts';

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '@fieldloop/contracts';
-import { mkdir, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BlobError } from './blob-error.ts';
 import type { BlobStaging, BlobStore, StagingRecovery } from './blob-store.ts';
-import { fsyncDirectory, hasErrorCode, replaceFile, writeNewFile } from './durable-file.ts';
+import { fsyncDirectory, hasErrorCode, readDirIfPresent, replaceFile, writeNewFile } from './durable-file.ts';
 import { isSha256Hex } from './is-sha256-hex.ts';
+import { stageOnce } from './stage-once.ts';
 
 export interface LocalBlobStoreOptions {
   /** Directory of the published blobs, as `<blobsDir>/ab/cdef…` for the hash `abcdef…`. */
@@ -225,19 +226,7 @@ class LocalBlobStaging implements BlobStaging {
   async put(bytes: Uint8Array, expectedSha256?: string): Promise<string> {
     this.checkOpen('put');
     const sha256 = this.store.hashChecked(bytes, expectedSha256);
-    const pending = this.writes.get(sha256);
-    if (pending !== undefined) {
-      await pending;
-      return sha256;
-    }
-    const write = this.stage(sha256, bytes);
-    this.writes.set(sha256, write);
-    try {
-      await write;
-    } catch (error) {
-      this.writes.delete(sha256);
-      throw error;
-    }
+    await stageOnce(this.writes, sha256, () => this.stage(sha256, bytes));
     return sha256;
   }
 
@@ -354,15 +343,6 @@ async function readPublishJournal(sessionPath: string): Promise<string[]> {
     throw new Error(`Invalid publish journal in ${sessionPath}: it has no "blobs" list. Inspect it and remove it by hand.`);
   }
   return blobs.filter(isSha256Hex);
-}
-
-async function readDirIfPresent(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if (hasErrorCode(error, 'ENOENT')) return [];
-    throw error;
-  }
 }
 
 function errorText(error: unknown): string {

@@ -81,13 +81,15 @@ const PAGE_SIZE = 1000;
 /** The SQL queries of a store's index, as prepared statements. */
 export class StoreIndex {
   readonly db: Database.Database;
+  /** Statements by SQL text, prepared once, because preparing costs more than running most queries. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(db: Database.Database) {
     this.db = db;
   }
 
   getMeta(key: string): string | undefined {
-    return this.db.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck().get(key);
+    return this.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck().get(key);
   }
 
   setMeta(key: string, value: string): void {
@@ -97,27 +99,27 @@ export class StoreIndex {
   }
 
   snapshotByVersion(version: number): SnapshotRow | undefined {
-    return this.db.prepare<[number], SnapshotRow>('SELECT * FROM snapshots WHERE version = ?').get(version);
+    return this.prepare<[number], SnapshotRow>('SELECT * FROM snapshots WHERE version = ?').get(version);
   }
 
   snapshotByHash(manifestHash: string): SnapshotRow | undefined {
-    return this.db.prepare<[string], SnapshotRow>('SELECT * FROM snapshots WHERE manifest_hash = ?').get(manifestHash);
+    return this.prepare<[string], SnapshotRow>('SELECT * FROM snapshots WHERE manifest_hash = ?').get(manifestHash);
   }
 
   latestSnapshot(): SnapshotRow | undefined {
-    return this.db.prepare<[], SnapshotRow>('SELECT * FROM snapshots ORDER BY version DESC LIMIT 1').get();
+    return this.prepare<[], SnapshotRow>('SELECT * FROM snapshots ORDER BY version DESC LIMIT 1').get();
   }
 
   allSnapshots(): SnapshotRow[] {
-    return this.db.prepare<[], SnapshotRow>('SELECT * FROM snapshots ORDER BY version').all();
+    return this.prepare<[], SnapshotRow>('SELECT * FROM snapshots ORDER BY version').all();
   }
 
   sample(id: string): SampleRow | undefined {
-    return this.db.prepare<[string], SampleRow>('SELECT * FROM samples WHERE id = ?').get(id);
+    return this.prepare<[string], SampleRow>('SELECT * FROM samples WHERE id = ?').get(id);
   }
 
   splitOfKey(key: string): Split | undefined {
-    return this.db.prepare<[string], Split>('SELECT split FROM split_keys WHERE key = ?').pluck().get(key);
+    return this.prepare<[string], Split>('SELECT split FROM split_keys WHERE key = ?').pluck().get(key);
   }
 
   member(version: number, sampleId: string): { split: Split; added_in: number } | undefined {
@@ -130,7 +132,7 @@ export class StoreIndex {
 
   /** Yields a snapshot's members in ascending id order, one page of rows per query. */
   *membersInIdOrder(version: number): Generator<ManifestMember> {
-    const page = this.db.prepare<[number, string, number], { id: string; split: Split }>(
+    const page = this.prepare<[number, string, number], { id: string; split: Split }>(
       'SELECT sample_id AS id, split FROM snapshot_samples WHERE version = ? AND sample_id > ? ORDER BY sample_id LIMIT ?',
     );
     let after = '';
@@ -151,7 +153,7 @@ export class StoreIndex {
     const conditions = ['m.version = @version', 'm.sample_id > @after'];
     if (filter.split !== undefined) conditions.push('m.split = @split');
     if (filter.addedIn !== undefined) conditions.push('m.added_in = @addedIn');
-    const page = this.db.prepare<Record<string, unknown>, MemberSampleRow>(
+    const page = this.prepare<Record<string, unknown>, MemberSampleRow>(
       `SELECT s.*, m.split, m.added_in FROM snapshot_samples m JOIN samples s ON s.id = m.sample_id
        WHERE ${conditions.join(' AND ')} ORDER BY m.sample_id LIMIT @limit`,
     );
@@ -188,25 +190,25 @@ export class StoreIndex {
   /** Writes all rows of one snapshot in one transaction. */
   writeSnapshot(write: SnapshotWrite): void {
     const version = write.snapshot.version;
-    const insertSnapshot = this.db.prepare(
+    const insertSnapshot = this.prepare(
       `INSERT INTO snapshots (version, manifest_hash, parent_hash, created_at, note, added, stats)
        VALUES (@version, @manifest_hash, @parent_hash, @created_at, @note, @added, @stats)`,
     );
-    const insertSplitKey = this.db.prepare('INSERT INTO split_keys (key, split, first_version) VALUES (?, ?, ?)');
-    const insertSample = this.db.prepare(
+    const insertSplitKey = this.prepare('INSERT INTO split_keys (key, split, first_version) VALUES (?, ?, ?)');
+    const insertSample = this.prepare(
       `INSERT INTO samples (id, image_sha256, input_sha256, width, height, labels, tags, recording, topic,
          log_time_ns, file, split_key, first_version)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    const insertSighting = this.db.prepare(
+    const insertSighting = this.prepare(
       `INSERT OR IGNORE INTO lineage (sample_id, recording, topic, log_time_ns, file, split_key, image_sha256, first_version)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    const copyParentMembers = this.db.prepare(
+    const copyParentMembers = this.prepare(
       `INSERT INTO snapshot_samples (version, sample_id, split, added_in)
        SELECT ?, sample_id, split, added_in FROM snapshot_samples WHERE version = ?`,
     );
-    const insertMember = this.db.prepare(
+    const insertMember = this.prepare(
       'INSERT INTO snapshot_samples (version, sample_id, split, added_in) VALUES (?, ?, ?, ?)',
     );
 
@@ -250,7 +252,18 @@ export class StoreIndex {
   }
 
   close(): void {
+    this.statements.clear();
     this.db.close();
+  }
+
+  /** Returns the prepared statement of `sql`, preparing it at the first call. */
+  private prepare<P extends unknown[] | {} = unknown[], R = unknown>(sql: string): Database.Statement<P, R> {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement as unknown as Database.Statement<P, R>;
   }
 }
 

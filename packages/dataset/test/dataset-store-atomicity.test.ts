@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DatasetStore, DatasetStoreError } from '../src/index.ts';
-import { startChild, type RunningChild } from './helpers/child-process.ts';
+import { startChild, stopChildren, type RunningChild } from './helpers/child-process.ts';
 import { makeSample, makeSamples } from './helpers/sample-fixtures.ts';
 import { countBlobFiles, makeTempDir, readStoreState, type StoreState } from './helpers/store-state.ts';
 
@@ -26,10 +26,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  for (const running of children.splice(0)) {
-    if (running.child.exitCode === null && running.child.signalCode === null) running.child.kill('SIGKILL');
-    await running.exited;
-  }
+  await stopChildren(children);
   temp.remove();
 });
 

@@ -1,7 +1,8 @@
 // End-to-end fleet throughput for 20 KB samples (durable queue, MQTT QoS 1, collector, data set
 // store) next to plain mqtt.js QoS 1 publish and subscribe of same-sized payloads through the same
 // broker, in one run. Brokers: the embedded aedes, and mosquitto when /usr/sbin/mosquitto exists.
-// It also times the data set store alone on the same samples, which bounds the end-to-end rate.
+// It also times the data set store alone on the same samples, which bounds the end-to-end rate,
+// once with one file per blob (the store's default) and once with pack files (what the collector uses).
 // NOTE: the robot side, the collector and aedes share one Node.js thread here, and SQLite commits
 // block it while store file writes wait on the libuv pool, so separate machines should do better.
 // Usage: npx nx run ros-bridge:bench-fleet [-- --samples N] [--sync full|normal] [--no-store-fsync] [--in-flight N] [--connections N]
@@ -80,9 +81,9 @@ async function plainRun(url: string, version: 4 | 5, payloads: Buffer[]): Promis
 }
 
 /** Adds the samples to a new store as one snapshot, 32 adds at a time like the collector, and returns samples/s. */
-async function storeRun(samples: BenchSample[], dir: string): Promise<number> {
+async function storeRun(samples: BenchSample[], dir: string, packBlobs: boolean): Promise<number> {
   const start = performance.now();
-  const store = await DatasetStore.open(dir, { fsync: storeFsync });
+  const store = await DatasetStore.open(dir, { fsync: storeFsync, packBlobs });
   const builder = store.beginSnapshot({ note: 'bench: store alone' });
   for (let index = 0; index < samples.length; index += 32) {
     await Promise.all(samples.slice(index, index + 32).map((sample) => builder.add(sample.record, { image: sample.image, input: sample.input })));
@@ -153,12 +154,14 @@ for (const entry of brokers) {
   try {
     const plain = await plainRun(broker.url, broker.version, payloads);
     const fleet = await fleetRun(broker.url, broker.version, samples, dir);
-    const storeAlone = await storeRun(samples, join(dir, 'store-alone'));
+    const storeLoose = await storeRun(samples, join(dir, 'store-alone-loose'), false);
+    const storePacked = await storeRun(samples, join(dir, 'store-alone-packed'), true);
     console.log(
       `${entry.name}: plain mqtt.js QoS 1 ${plain.toFixed(0)} msg/s | fieldloop into the collector's durable state ` +
         `${fleet.transport.toFixed(0)} samples/s (ratio ${(fleet.transport / plain).toFixed(2)}) | end to end with store commits ` +
         `${fleet.endToEnd.toFixed(0)} samples/s (ratio ${(fleet.endToEnd / plain).toFixed(2)}, goal >= 0.50) | ` +
-        `store alone ${storeAlone.toFixed(0)} samples/s (ratio ${(storeAlone / plain).toFixed(2)})`,
+        `store alone, one file per blob ${storeLoose.toFixed(0)} samples/s (ratio ${(storeLoose / plain).toFixed(2)}) | ` +
+        `store alone, packed ${storePacked.toFixed(0)} samples/s (ratio ${(storePacked / plain).toFixed(2)})`,
     );
   } finally {
     await broker.stop();

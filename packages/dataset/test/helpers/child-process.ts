@@ -37,3 +37,11 @@ export function startChild(args: string[]): RunningChild {
   });
   return { child, ready, exited, output: () => output };
 }
+
+/** Kills the children that still run and waits until each has exited. Empties the list. */
+export async function stopChildren(children: RunningChild[]): Promise<void> {
+  for (const running of children.splice(0)) {
+    if (running.child.exitCode === null && running.child.signalCode === null) running.child.kill('SIGKILL');
+    await running.exited;
+  }
+}

@@ -1,5 +1,5 @@
 import { assertFleetId, fleetTopics, type Logger, type SampleRecord } from '@fieldloop/contracts';
-import { DatasetStore, DatasetStoreError } from '@fieldloop/dataset';
+import { DatasetStore, DatasetStoreError, type DatasetStoreOptions } from '@fieldloop/dataset';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { BrokerOptions } from './broker-options.ts';
 import { connectCollector } from './collector-connection.ts';
@@ -36,7 +36,7 @@ export interface CollectorOptions {
   /** Drop incomplete chunked samples after this many milliseconds; default 600,000. */
   chunkTimeoutMs?: number;
   synchronous?: QueueSynchronous;
-  /** Sync the store's blob files before each commit (the store's default, true). False is for benchmarks: a power loss can then lose committed samples. */
+  /** Sync the store's pack file before each commit (the store's default, true). False is for benchmarks: a power loss can then lose committed samples. */
   storeFsync?: boolean;
   /** Milliseconds that `start` waits for the broker to accept the connection and subscription; default 30,000. */
   startTimeoutMs?: number;
@@ -94,10 +94,10 @@ function hasSample(store: DatasetStore, sampleId: string): boolean {
   }
 }
 
-async function openStoreWithRetry(dir: string, fsync: boolean, attempts = 50): Promise<DatasetStore> {
+async function openStoreWithRetry(dir: string, options: DatasetStoreOptions, attempts = 50): Promise<DatasetStore> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await DatasetStore.open(dir, { fsync });
+      return await DatasetStore.open(dir, options);
     } catch (error) {
       const locked = error instanceof DatasetStoreError && error.code === 'locked';
       if (!locked || attempt >= attempts) throw error;
@@ -330,7 +330,12 @@ export class FleetCollector {
   private async commitPending(): Promise<FieldBatch | null> {
     const rows = this.state.pending(Number.MAX_SAFE_INTEGER);
     if (rows.length === 0) return null;
-    const store = await openStoreWithRetry(this.options.storeDir, this.options.storeFsync ?? true);
+    // A field batch goes into one pack file, so its commit syncs one file instead of two per sample.
+    const store = await openStoreWithRetry(this.options.storeDir, {
+      fsync: this.options.storeFsync ?? true,
+      packBlobs: true,
+      log: this.log,
+    });
     try {
       const perRobot: Record<string, number> = {};
       const added: string[] = [];
@@ -356,7 +361,7 @@ export class FleetCollector {
           added.push(record.id);
           perRobot[row.robot] = (perRobot[row.robot] ?? 0) + 1;
         };
-        // The store writes and syncs each blob file, so adds run in groups to overlap the syncs.
+        // Adds run in groups, so that the store's checks for loose blob files overlap.
         for (let start = 0; start < candidates.length; start += STORE_ADD_CONCURRENCY) {
           await Promise.all(candidates.slice(start, start + STORE_ADD_CONCURRENCY).map(addOne));
         }

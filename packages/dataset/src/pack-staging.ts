@@ -1,0 +1,147 @@
+import type { BlobStaging } from './blob-store.ts';
+import type { PackedBlobEntry, PackIndex } from './pack-index.ts';
+import type { PackWriter } from './pack-writer.ts';
+import { stageOnce } from './stage-once.ts';
+
+/** State and callbacks that a pack staging session takes from its PackedBlobStore. */
+export interface PackStagingContext {
+  id: string;
+  index: PackIndex;
+  fsync: boolean;
+  /** Tells whether the store already has the blob, packed or as a loose file. */
+  has: (sha256: string) => Promise<boolean>;
+  /** Computes the sha256 of bytes and checks it against the expected one, as `BlobStore.put` does. */
+  hashChecked: (bytes: Uint8Array, expectedSha256: string | undefined) => string;
+  /** Opens the pack that this session appends to. Called at the first blob that the store lacks. */
+  openWriter: () => Promise<PackWriter>;
+  /** Flushes the directory entry of a pack file that the writer created. */
+  syncCreatedPack: () => Promise<void>;
+  /** Called once when the session has committed or rolled back, with its writer if it opened one. */
+  onFinished: (writer: PackWriter | null, committed: boolean) => void;
+}
+
+type StagingState = 'open' | 'committing' | 'committed' | 'aborted';
+
+/**
+ * A staging session that appends its blobs to one pack file. Commit writes the appended records,
+ * syncs the pack with one fdatasync, and then records the pack entries and runs `record` in one
+ * SQLite transaction. The blobs become visible with that transaction. A process that dies before
+ * it leaves only bytes after the pack's committed length, or a new pack file that no row names,
+ * and recovery removes both.
+ */
+export class PackStaging implements BlobStaging {
+  readonly id: string;
+  private readonly context: PackStagingContext;
+  /** Writes by hash, so that a blob added twice is appended once. */
+  private readonly writes = new Map<string, Promise<void>>();
+  private readonly entries: PackedBlobEntry[] = [];
+  private writer: Promise<PackWriter> | null = null;
+  private state: StagingState = 'open';
+
+  constructor(context: PackStagingContext) {
+    this.context = context;
+    this.id = context.id;
+  }
+
+  async put(bytes: Uint8Array, expectedSha256?: string): Promise<string> {
+    this.checkOpen('put');
+    const sha256 = this.context.hashChecked(bytes, expectedSha256);
+    await stageOnce(this.writes, sha256, () => this.stage(sha256, bytes));
+    return sha256;
+  }
+
+  /**
+   * Syncs the appended blobs and then records them and runs `record` in one SQLite transaction.
+   * `record` must be synchronous, because it runs inside that transaction: a step that returns a
+   * promise is rolled back and the commit fails. If the transaction fails, the pack is truncated
+   * back and the error is rethrown.
+   */
+  async commit(record?: () => void | Promise<void>): Promise<void> {
+    this.checkOpen('commit');
+    this.state = 'committing';
+    let writer: PackWriter | null = null;
+    try {
+      for (const write of this.writes.values()) await write;
+      writer = this.writer === null ? null : await this.writer;
+      if (writer !== null && this.context.fsync) {
+        await writer.sync();
+        if (writer.created) await this.context.syncCreatedPack();
+      } else if (writer !== null) {
+        await writer.flush();
+      }
+      this.recordInTransaction(writer, record);
+    } catch (error) {
+      // A put that failed after the writer opened leaves `writer` unset here, but the pack has bytes to remove.
+      writer ??= this.writer === null ? null : await this.writer.catch(() => null);
+      await this.finish(writer, false, error);
+      throw error;
+    }
+    await this.finish(writer, true, null);
+  }
+
+  async abort(): Promise<void> {
+    if (this.state === 'committed' || this.state === 'aborted') return;
+    if (this.state === 'committing') {
+      throw new Error(`Cannot abort staging session ${this.id} while its commit is running. Await the commit.`);
+    }
+    this.state = 'aborted';
+    await Promise.allSettled(this.writes.values());
+    const writer = this.writer === null ? null : await this.writer.catch(() => null);
+    await this.finish(writer, false, null);
+  }
+
+  private async stage(sha256: string, bytes: Uint8Array): Promise<void> {
+    if (await this.context.has(sha256)) return;
+    this.writer ??= this.context.openWriter();
+    const writer = await this.writer;
+    const offset = await writer.append(sha256, bytes);
+    this.entries.push({ sha256, pack: writer.id, offset, length: bytes.length });
+  }
+
+  private recordInTransaction(writer: PackWriter | null, record: (() => void | Promise<void>) | undefined): void {
+    const pack = writer === null || this.entries.length === 0 ? null : { id: writer.id, committed_bytes: writer.size };
+    this.context.index.commit(pack, this.entries, () => {
+      const result = record?.();
+      if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+        throw new TypeError(
+          `The record step of staging session ${this.id} returned a promise, but it runs inside the SQLite ` +
+            'transaction that records the pack entries and must be synchronous. Write the index rows synchronously.',
+        );
+      }
+    });
+  }
+
+  /**
+   * Closes the writer after a commit, or truncates the pack back after a failure, then reports to
+   * the store. When the roll-back fails, the error names both causes, and the uncommitted bytes
+   * stay until the next recovery truncates them.
+   */
+  private async finish(writer: PackWriter | null, committed: boolean, cause: unknown): Promise<void> {
+    this.state = committed ? 'committed' : 'aborted';
+    try {
+      if (writer === null) return;
+      if (committed) {
+        // NOTE: a failure to close the pack after the commit is not reported, because the blobs
+        // are committed and synced.
+        await writer.close().catch(() => undefined);
+        return;
+      }
+      await writer.rollBack().catch((rollBackError: unknown) => {
+        const after = cause === null ? '' : ` after the commit failed (${(cause as Error).message})`;
+        throw new Error(
+          `Removing the uncommitted blobs of staging session ${this.id} from pack ${writer.path}${after} failed: ` +
+            `${(rollBackError as Error).message}. The next recovery of the store truncates them.`,
+          { cause: cause ?? rollBackError },
+        );
+      });
+    } finally {
+      this.context.onFinished(writer, committed);
+    }
+  }
+
+  private checkOpen(operation: string): void {
+    if (this.state !== 'open') {
+      throw new Error(`Cannot ${operation} in staging session ${this.id}: it is already ${this.state}.`);
+    }
+  }
+}
