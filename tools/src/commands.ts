@@ -5,6 +5,7 @@ import { trainCommand } from '@fieldloop/trainer';
 import { distillCommand, exportCommand } from '@fieldloop/distill';
 import { evaluateCommand } from './loop/evaluate-command.ts';
 import { loopCommand } from './loop/loop-command.ts';
+import { projectCommand } from './project/project-command.ts';
 import { simulateCommand } from './sim/simulate-command.ts';
 
 /** Every subcommand of the tool, in the order `fieldloop --help` lists them. */
@@ -19,4 +20,5 @@ export const COMMANDS: readonly CliCommand[] = [
   bridgeCommand,
   collectCommand,
   loopCommand,
+  projectCommand,
 ];

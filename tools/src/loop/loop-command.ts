@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { CliCommand, CliResult } from '@fieldloop/contracts';
 import { isBackendName } from '@fieldloop/trainer';
+import { roundLine, roundSummary } from '../report/round-summary.ts';
 import { runLoop } from './run-loop.ts';
 
 function optionalInteger(value: unknown, option: string): number | undefined {
@@ -45,25 +46,9 @@ export const loopCommand: CliCommand = {
       backend,
       log: context.log,
     });
-    const lines = result.report.rounds.map((round) => {
-      const heads = Object.values(round.candidate.heads).map((h) => `${h.head} ${h.metric.name} ${h.metric.value.toFixed(3)}`).join(', ');
-      const verdict = round.gate.publish ? `published v${round.publishedVersion}` : `blocked: ${round.gate.reasons.join('; ')}`;
-      return `round ${round.round} (snapshot v${round.snapshot.version}, ${round.durationSeconds.toFixed(0)} s): ${heads}; ${verdict}`;
-    });
+    const lines = result.report.rounds.map(roundLine);
     lines.push(`report: ${result.reportHtml}`);
-    const summary = {
-      report: result.reportHtml,
-      rounds: result.report.rounds.map((round) => ({
-        round: round.round,
-        snapshot: round.snapshot.version,
-        metrics: Object.fromEntries(Object.values(round.candidate.heads).map((h) => [h.head, { [h.metric.name]: h.metric.value }])),
-        deployed: round.deployed ? Object.fromEntries(Object.values(round.deployed.heads).map((h) => [h.head, { [h.metric.name]: h.metric.value }])) : null,
-        gate: { publish: round.gate.publish, reasons: round.gate.reasons },
-        publishedVersion: round.publishedVersion,
-        fieldSamples: round.fieldSamples,
-        fleetVersions: round.fleetVersions,
-      })),
-    };
+    const summary = { report: result.reportHtml, rounds: result.report.rounds.map(roundSummary) };
     return { exitCode: 0, summary, text: lines.join('\n') };
   },
 };

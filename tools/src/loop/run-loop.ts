@@ -1,25 +1,24 @@
 import { createPrivateKey } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectAsync } from 'mqtt';
-import type { Logger, SnapshotManifest } from '@fieldloop/contracts';
+import type { Logger } from '@fieldloop/contracts';
 import { DatasetStore } from '@fieldloop/dataset';
 import { runDistillation } from '@fieldloop/distill';
-import { generateSigningKeyPair, trustedKeysFrom, type Campaign, type FrameImage } from '@fieldloop/edge-runtime';
-import { FleetCollector, loadMapping, runIngest, startEmbeddedBroker } from '@fieldloop/ros-bridge';
+import { trustedKeysFrom } from '@fieldloop/edge-runtime';
+import { FleetCollector, loadMapping, startEmbeddedBroker } from '@fieldloop/ros-bridge';
 import { runTraining, type BackendName } from '@fieldloop/trainer';
 import { decideGate } from '../gate/decide-gate.ts';
-import type { ModelEvaluation } from '../gate/evaluation.ts';
 import { DEFAULT_GATE_POLICY, type GatePolicy } from '../gate/gate-policy.ts';
 import type { LoopReport, RoundRecord } from '../report/loop-report.ts';
 import { renderReport } from '../report/render-report.ts';
-import { generateSimData } from '../sim/generate-sim-data.ts';
 import { loadDataConfig, type DataConfig, type DataSource } from './data-config.ts';
 import { evaluateExportedModel } from './evaluate-exported-model.ts';
+import { ensureBuiltInData, ingestSources, loadOrCreateKeys, probeFrames, SIM_CAMPAIGN, SIM_FLEET, waitForCollector } from './loop-resources.ts';
 import { publishToFleet } from './publish-to-fleet.ts';
 import { SimulatedRobot } from './simulated-robot.ts';
+import { teacherEvaluation } from './teacher-evaluation.ts';
 
 /** Repository root, found from this file's place in `tools/src/loop`. */
 export const REPO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -48,79 +47,6 @@ export interface LoopResult {
   reportJson: string;
 }
 
-const FLEET = 'sim';
-
-/** The capture campaign of the simulated fleet: unsure sign predictions and a random share. */
-const CAMPAIGN: Campaign = {
-  name: 'loop-default',
-  triggers: [
-    { kind: 'margin', head: 'sign', below: 0.3 },
-    { kind: 'random', probability: 0.35 },
-  ],
-  caps: { perMinute: 100_000, perHour: 1_000_000 },
-  seed: 7,
-};
-
-async function ingestSources(sources: readonly DataSource[], storeDir: string, note: string, log: Logger): Promise<SnapshotManifest> {
-  let latest: SnapshotManifest | null = null;
-  const byMapping = new Map<string, string[]>();
-  for (const source of sources) byMapping.set(source.mapping, [...(byMapping.get(source.mapping) ?? []), source.path]);
-  for (const [mappingFile, paths] of byMapping) {
-    const result = await runIngest({ paths, storeDir, mapping: await loadMapping(mappingFile), allowPartial: false, msgPaths: [], note });
-    if (result.problems.length > 0 || !result.snapshot) {
-      throw new Error(`ingest of ${paths.join(', ')} failed: ${result.problems.join(' ')}`);
-    }
-    log.info({ version: result.snapshot.version, samples: result.snapshot.stats.samples, added: result.snapshot.added }, `ingested ${paths.length} source(s)`);
-    latest = result.snapshot;
-  }
-  if (!latest) throw new Error('the data config names no base data');
-  return latest;
-}
-
-async function loadOrCreateKeys(out: string): Promise<{ privateKeyPem: string; publicKeyPem: string }> {
-  const file = join(out, 'keys', 'release-signing-key.json');
-  if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8')) as { privateKeyPem: string; publicKeyPem: string };
-  const pair = generateSigningKeyPair();
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, JSON.stringify(pair, null, 2), { mode: 0o600 });
-  return pair;
-}
-
-async function probeFrames(storeDir: string, version: number, count: number): Promise<FrameImage[]> {
-  const store = await DatasetStore.open(storeDir, { readOnly: true });
-  try {
-    const probes: FrameImage[] = [];
-    for (const record of store.samples(version, { split: 'val' })) {
-      if (probes.length >= count) break;
-      probes.push({ kind: 'encoded', bytes: new Uint8Array(await store.readImage(record)) });
-    }
-    return probes;
-  } finally {
-    await store.close();
-  }
-}
-
-/**
- * The float teacher's metric per head as distillation measured it, for the report's comparison.
- * The gate does not use it, so its latency, size and prediction spread are left unmeasured (NaN).
- */
-function teacherEvaluation(label: string, heads: Awaited<ReturnType<typeof runDistillation>>['heads']): ModelEvaluation {
-  const evaluation: ModelEvaluation = { label, heads: {}, latencyMs: { p50: Number.NaN, p99: Number.NaN }, sizeBytes: Number.NaN };
-  for (const head of heads) {
-    evaluation.heads[head.name] = {
-      head: head.name,
-      kind: head.kind,
-      metric: { name: head.metric, value: head.teacher, higherIsBetter: head.metric !== 'mae' },
-      slices: {},
-      support: head.samples,
-      spread: head.kind === 'regression'
-        ? { kind: 'values', predictionStd: Number.NaN, labelStd: Number.NaN }
-        : { kind: 'classes', distinctPredicted: Number.NaN, distinctLabels: Number.NaN, topClassShare: Number.NaN },
-    };
-  }
-  return evaluation;
-}
-
 /**
  * Runs rounds of the closed loop in this process with embedded defaults: an aedes broker, the
  * SQLite data set store, and robots of a simulated fleet that run the real edge runtime. Round 0
@@ -137,10 +63,7 @@ export async function runLoop(options: RunLoopOptions): Promise<LoopResult> {
   let dataDir = options.dataDir;
   if (dataDir === null) {
     dataDir = join(out, 'sim');
-    if (!existsSync(join(dataDir, 'signs'))) {
-      log.info({ dir: dataDir }, 'generating the built-in procedural data');
-      await generateSimData({ out: dataDir, drives: 4, frames: 150, signsPerClass: 30, seed: 1 });
-    }
+    await ensureBuiltInData(dataDir, log);
   }
   const config: DataConfig = await loadDataConfig(
     options.dataConfig ?? join(REPO_DIR, 'configs', 'data', options.dataDir ? 'shared-data.yaml' : 'sim.yaml'),
@@ -149,7 +72,7 @@ export async function runLoop(options: RunLoopOptions): Promise<LoopResult> {
   );
   const teacherConfig = options.teacherConfig ?? join(REPO_DIR, 'packages', 'trainer', 'configs', options.dataDir ? 'teacher.yaml' : 'teacher-sim.yaml');
   const storeDir = join(out, 'store');
-  const keys = await loadOrCreateKeys(out);
+  const keys = await loadOrCreateKeys(join(out, 'keys', 'release-signing-key.json'));
   const privateKey = createPrivateKey(keys.privateKeyPem);
   const trustedKeys = trustedKeysFrom([keys.publicKeyPem]);
 
@@ -157,7 +80,7 @@ export async function runLoop(options: RunLoopOptions): Promise<LoopResult> {
   log.info({ url: broker.url }, 'embedded MQTT broker (aedes) started');
   const client = await connectAsync(broker.url, { clientId: 'fieldloop-release', protocolVersion: 4 });
   const collector = await FleetCollector.start({
-    fleet: FLEET,
+    fleet: SIM_FLEET,
     broker: { url: broker.url, protocolVersion: 4 },
     storeDir,
     statePath: join(out, 'collector.sqlite'),
@@ -188,6 +111,7 @@ export async function runLoop(options: RunLoopOptions): Promise<LoopResult> {
           const stats = await robot.replay(mapped);
           log.info({ robot: robotIds[index], ...stats }, 'robot replayed its recordings');
         }
+        await waitForCollector(collector, robots.reduce((sum, robot) => sum + robot.acknowledgedMessages, 0));
         const batch = await collector.flush();
         if (!batch) throw new Error('the fleet sent no samples home; lower the campaign thresholds or replay more recordings');
         Object.assign(fieldSamples, batch.perRobot);
@@ -246,13 +170,13 @@ export async function runLoop(options: RunLoopOptions): Promise<LoopResult> {
             robots.push(
               await SimulatedRobot.start({
                 robot,
-                fleet: FLEET,
+                fleet: SIM_FLEET,
                 brokerUrl: broker.url,
                 workDir: join(out, 'robots', robot),
                 trustedKeys,
                 probes: await probeFrames(storeDir, snapshot.version, 3),
                 latencyBudgetMs: 200,
-                campaign: CAMPAIGN,
+                campaign: SIM_CAMPAIGN,
                 log,
               }),
             );
@@ -260,7 +184,7 @@ export async function runLoop(options: RunLoopOptions): Promise<LoopResult> {
         }
         await publishToFleet({
           client,
-          fleet: FLEET,
+          fleet: SIM_FLEET,
           bundleDir: join(roundDir, 'bundle'),
           modelFile: distilled.files.int8.path,
           version: candidateVersion,

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { computeSampleId, type Logger, type SampleRecord } from '@fieldloop/contracts';
 import {
+  bootFromStore,
   EdgeRuntime,
   ModelStore,
   OtaAgent,
@@ -31,6 +32,8 @@ export interface SimulatedRobotOptions {
   probes: FrameImage[];
   latencyBudgetMs: number;
   campaign: Campaign;
+  /** Serve the model the robot's bundle store holds from an earlier run, before any update arrives. */
+  bootFromStore?: boolean;
   log: Logger;
 }
 
@@ -64,6 +67,7 @@ export class SimulatedRobot {
     const store = new ModelStore(join(options.workDir, 'bundles'));
     await store.init();
     const runtime = new EdgeRuntime({ robot: options.robot, log: options.log, latencyBudgetMs: options.latencyBudgetMs });
+    if (options.bootFromStore) runtime.setActive(await bootFromStore(store, { trustedKeys: options.trustedKeys, log: options.log }));
     const agent = new OtaAgent({
       client,
       fleet: options.fleet,
@@ -100,6 +104,11 @@ export class SimulatedRobot {
       `robot ${this.options.robot} still serves version ${this.runtime.activeModel?.manifest.version ?? 'none'} ` +
         `${timeoutMs} ms after version ${version} was published; check its update reports`,
     );
+  }
+
+  /** MQTT messages of this robot's uplink that the broker acknowledged, since the robot started. */
+  get acknowledgedMessages(): number {
+    return this.uplink.stats().acknowledged;
   }
 
   get modelVersion(): number | null {

@@ -3,9 +3,13 @@ import type { CliCommand, CliResult } from '@fieldloop/contracts';
 import { DatasetStore } from '@fieldloop/dataset';
 import * as tf from '@tensorflow/tfjs';
 import { exportTfliteFile } from '../tflite/export-tflite.ts';
-import { loadModelDir, normaliseImage, type ModelCard } from './load-model-dir.ts';
+import { preparePixels } from '../data/store-samples.ts';
+import { loadModelDir, type ModelCard } from './load-model-dir.ts';
 
-/** Reads up to `limit` train-split inputs of a snapshot as normalised batch-1 tensors. */
+/**
+ * Reads up to `limit` train-split inputs of a snapshot as normalised batch-1 tensors, resized to
+ * the model input as training resizes them, so a store that mixes image sizes calibrates too.
+ */
 async function calibrationSamples(storeDir: string, snapshot: number | undefined, card: ModelCard, limit: number): Promise<tf.Tensor[]> {
   const store = await DatasetStore.open(storeDir, { readOnly: true });
   try {
@@ -15,10 +19,8 @@ async function calibrationSamples(storeDir: string, snapshot: number | undefined
     const samples: tf.Tensor[] = [];
     for (const record of store.samples(version, { split: 'train' })) {
       if (samples.length >= limit) break;
-      if (record.width !== card.input.width || record.height !== card.input.height) {
-        throw new Error(`Sample ${record.id} is ${record.width}x${record.height}, but the model input is ${card.input.width}x${card.input.height}.`);
-      }
-      samples.push(normaliseImage(new Uint8Array(await store.readInput(record)), card.input));
+      const pixels = preparePixels(new Uint8Array(await store.readInput(record)), record.width, record.height, card.input);
+      samples.push(tf.tensor4d(pixels, [1, card.input.height, card.input.width, 3]));
     }
     if (samples.length === 0) throw new Error(`Snapshot ${version} of ${storeDir} has no train samples to calibrate on.`);
     return samples;
