@@ -8,8 +8,18 @@ export interface CollectorConnectionOptions {
   /** Topic filter to subscribe to with QoS 1, `$share/...` included. */
   filter: string;
   startTimeoutMs: number;
-  /** Receives each QoS 1 message; mqtt.js sends the PUBACK when `done` is called without an error. */
-  handleMessage: (packet: IPublishPacket, done: (error?: Error) => void) => void;
+  /**
+   * Messages received but not yet acknowledged, at most; default 256. The connection reads on
+   * while fewer are open, so one state commit can cover many of them. At the bound it stops
+   * reading until `acknowledge` is called for one of them. On MQTT 5 it is also the Receive
+   * Maximum sent to the broker.
+   */
+  maxUnacknowledged?: number;
+  /**
+   * Receives each message. `acknowledge()` sends the PUBACK of a QoS 1 message.
+   * `acknowledge(error)` sends none, so the broker redelivers the message after a reconnect.
+   */
+  handleMessage: (packet: IPublishPacket, acknowledge: (error?: Error) => void) => void;
   log: Logger;
 }
 
@@ -19,21 +29,65 @@ export interface CollectorConnection {
 }
 
 /**
+ * PUBACK of a QoS 1 message: type 4 with flags 0, remaining length 2, then the packet id. MQTT
+ * 3.1.1 (section 3.4) and MQTT 5.0 (section 3.4.2.1, reason code 0 with no properties omitted)
+ * both define this 4-byte form.
+ */
+function pubackPacket(messageId: number): Buffer {
+  const packet = Buffer.from([0x40, 0x02, 0, 0]);
+  packet.writeUInt16BE(messageId, 2);
+  return packet;
+}
+
+/**
  * Opens one persistent-session MQTT connection of a collector and resolves once the broker
- * granted its QoS 1 subscription. mqtt.js passes this connection's messages to `handleMessage` one
- * at a time: it takes the next only after `done` of the previous one.
+ * granted its QoS 1 subscription.
+ *
+ * mqtt.js reads a connection's next packet only after the `handleMessage` callback of the previous
+ * message, and that callback sends the PUBACK. A collector that acknowledges only durable
+ * messages would then commit one message at a time. So each message's mqtt.js callback is called
+ * with an error at once, which makes mqtt.js read on without a PUBACK, and this function writes
+ * the PUBACK itself once `acknowledge` is called. PUBACKs go out in the order in which
+ * `acknowledge` is called, which the collector keeps equal to the order of arrival, as MQTT
+ * requires. A PUBACK for a message that arrived on an earlier network connection is not sent,
+ * because the broker resends such a message after the reconnect.
  */
 export async function connectCollector(options: CollectorConnectionOptions): Promise<CollectorConnection> {
   const { broker, clientId, filter, log } = options;
   const version = broker.protocolVersion ?? 5;
+  const maxUnacknowledged = options.maxUnacknowledged ?? 256;
+  if (!Number.isSafeInteger(maxUnacknowledged) || maxUnacknowledged < 1 || maxUnacknowledged > 65_535) {
+    throw new RangeError(`collector maxUnacknowledged must be an integer from 1 to 65535, got ${maxUnacknowledged}`);
+  }
   const clientOptions = mqttClientOptions(broker, {
     clientId,
     clean: false,
-    ...(version === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
+    ...(version === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600, receiveMaximum: maxUnacknowledged } } : {}),
     manualConnect: true,
   });
   const client = mqtt.connect(broker.url, clientOptions);
-  client.handleMessage = options.handleMessage;
+  let unacknowledged = 0;
+  let resumeReading: (() => void) | null = null;
+  client.handleMessage = (packet, callback) => {
+    const stream = client.stream;
+    let settled = false;
+    unacknowledged += 1;
+    options.handleMessage(packet, (error) => {
+      if (settled) return;
+      settled = true;
+      unacknowledged -= 1;
+      if (error === undefined && packet.qos > 0 && packet.messageId !== undefined && client.stream === stream && client.connected) {
+        stream.write(pubackPacket(packet.messageId));
+      }
+      const resume = resumeReading;
+      resumeReading = null;
+      resume?.();
+    });
+    // The error only stops mqtt.js from sending its own PUBACK, and it reads the next packet.
+    const readNext = (): void => callback(new Error('acknowledged by the collector after its state commit'));
+    if (unacknowledged < maxUnacknowledged || settled) readNext();
+    else resumeReading = readNext;
+  };
   let connected = false;
   client.on('connect', (connack) => {
     log.info({ broker: broker.url, clientId, sessionPresent: connack.sessionPresent, filter }, 'collector connected');

@@ -22,8 +22,8 @@ export interface CollectorOptions {
   /**
    * MQTT connections that receive samples; default 1. More than one need MQTT 5 and subscribe as
    * a shared subscription (`shareGroup`, or a group named after the client id), so each message
-   * reaches one of them. mqtt.js hands each connection one message at a time, so this is also the
-   * most messages that one state commit can cover.
+   * reaches one of them. Each connection reads on while up to 256 of its messages wait for their
+   * state commit and PUBACK, so one connection already fills a group commit.
    * NOTE: mosquitto 2.0.11 drops shared subscriptions of persistent sessions when it restarts,
    * yet reports the sessions as present. The collector subscribes again on every reconnect, but
    * messages that reach the broker before that are lost, so keep 1 where the broker may restart.
@@ -68,7 +68,7 @@ export interface CollectorStats {
 /** A received message waiting for the next state commit, and the callback that sends its PUBACK. */
 interface IntakeMessage {
   packet: IPublishPacket;
-  done: (error?: Error) => void;
+  acknowledge: (error?: Error) => void;
 }
 
 /** Result of recording one message in the state, counted only after the state commit succeeded. */
@@ -109,10 +109,11 @@ async function openStoreWithRetry(dir: string, options: DatasetStoreOptions, att
 /**
  * Receives field samples from every robot of a fleet and commits them to a data set store as
  * field batches. Each message is checked and de-duplicated by (robot, boot, sequence) and by
- * sample id. It is written to the durable state before mqtt.js sends its PUBACK. Messages that
- * arrive in the same event-loop turn, on any of the collector's connections, share one state
- * commit and so one WAL sync (group commit). Pending samples go to the store as one new snapshot
- * per batch: on `commitEvery`, on `commitIntervalMs` and at close. Malformed messages are
+ * sample id. Its PUBACK is sent only after its state commit and a sync of the state's WAL that
+ * covers it. Messages that arrive in the same event-loop turn, on any of the collector's
+ * connections, share one state commit, and commits made while a sync runs share the next sync
+ * (group commit). The sync runs on the libuv thread pool. Pending samples go to the store as one
+ * new snapshot per batch: on `commitEvery`, on `commitIntervalMs` and at close. Malformed messages are
  * counted, logged with the robot id and acknowledged, so the broker does not redeliver them.
  */
 export class FleetCollector {
@@ -130,6 +131,11 @@ export class FleetCollector {
   /** Pending rows in the state, counted here so that messages need no count query. */
   private pendingSamples: number;
   private commitQueued = false;
+  /** Acknowledgements of committed message groups, run one after another so PUBACKs keep the order of arrival. */
+  private acknowledging: Promise<void> = Promise.resolve();
+  /** State commits of message groups so far, and how many of them the last finished sync covered. */
+  private intakeCommits = 0;
+  private syncedCommits = 0;
 
   private constructor(options: CollectorOptions, state: CollectorState) {
     this.options = options;
@@ -164,7 +170,7 @@ export class FleetCollector {
         clientId: id,
         filter,
         startTimeoutMs: options.startTimeoutMs ?? 30_000,
-        handleMessage: (packet, done) => collector.handle(packet, done),
+        handleMessage: (packet, acknowledge) => collector.handle(packet, acknowledge),
         log: collector.log,
       });
     try {
@@ -189,7 +195,7 @@ export class FleetCollector {
   }
 
   stats(): CollectorStats {
-    const pending = this.pendingAtClose ?? this.state.pendingCount();
+    const pending = this.pendingAtClose ?? this.pendingSamples;
     return { ...this.counts, rejectedByRobot: { ...this.counts.rejectedByRobot }, batches: [...this.counts.batches], pending };
   }
 
@@ -205,9 +211,13 @@ export class FleetCollector {
     if (this.closed) return null;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    await Promise.all(this.clients.map((client) => client.endAsync(false)));
-    // Messages handed over before the connections ended go into this batch. If their PUBACKs do not reach the broker, it redelivers them as duplicates.
+    // Messages received so far are stored and acknowledged while the connections are still open.
     this.storeIntake();
+    await this.acknowledging;
+    await Promise.all(this.clients.map((client) => client.endAsync(false)));
+    // Messages that arrived while the connections ended go into this batch unacknowledged, so the broker redelivers them as duplicates.
+    this.storeIntake();
+    await this.acknowledging;
     try {
       return await this.flush();
     } finally {
@@ -216,12 +226,12 @@ export class FleetCollector {
     }
   }
 
-  private handle(packet: IPublishPacket, done: (error?: Error) => void): void {
-    this.intake.push({ packet, done });
+  private handle(packet: IPublishPacket, acknowledge: (error?: Error) => void): void {
+    this.intake.push({ packet, acknowledge });
     if (this.intake.length === 1) setImmediate(() => this.storeIntake());
   }
 
-  /** Records every message handed over since the last call in one state commit, then acknowledges each. */
+  /** Records every message handed over since the last call in one state commit, and queues their acknowledgement. */
   private storeIntake(): void {
     const messages = this.intake;
     if (messages.length === 0) return;
@@ -232,21 +242,47 @@ export class FleetCollector {
     } catch (error) {
       // The messages stay unacknowledged, so the broker redelivers them after a reconnect.
       this.log.error({ messages: messages.length, error: (error as Error).message }, 'committing received samples to the collector state failed');
-      for (const message of messages) message.done(error as Error);
+      for (const message of messages) message.acknowledge(error as Error);
       return;
     }
-    messages.forEach((message, index) => {
-      const outcome = outcomes[index] as IntakeOutcome;
-      this.count(outcome);
-      if (outcome.kind === 'failed') message.done(outcome.error);
-      else message.done();
-    });
+    this.intakeCommits += 1;
+    const commit = this.intakeCommits;
+    this.acknowledging = this.acknowledging.then(() => this.acknowledgeDurable(messages, outcomes, commit));
+    // A field batch may take rows whose sync is still running, because a sample lost from the state is redelivered and then found in the store.
+    this.pendingSamples += outcomes.filter((outcome) => outcome.kind === 'accepted').length;
     if (this.pendingSamples >= this.commitEvery && !this.commitQueued) {
       this.commitQueued = true;
       void this.flush()
         .catch((error: unknown) => this.log.error({ error: (error as Error).message }, 'committing a field batch failed; will retry'))
         .finally(() => (this.commitQueued = false));
     }
+  }
+
+  /**
+   * Counts and acknowledges one committed message group once a WAL sync covers its commit. One
+   * sync covers every group committed before it started, so groups that commit during a sync share
+   * the next one.
+   */
+  private async acknowledgeDurable(messages: IntakeMessage[], outcomes: IntakeOutcome[], commit: number): Promise<void> {
+    if (commit > this.syncedCommits) {
+      const covered = this.intakeCommits;
+      try {
+        await this.state.sync();
+      } catch (error) {
+        // The rows are committed but may not survive a power loss, so the broker redelivers these messages after a reconnect.
+        this.log.error({ messages: messages.length, error: (error as Error).message }, 'syncing received samples to the collector state failed');
+        for (const outcome of outcomes) this.count(outcome);
+        for (const message of messages) message.acknowledge(error as Error);
+        return;
+      }
+      this.syncedCommits = Math.max(this.syncedCommits, covered);
+    }
+    messages.forEach((message, index) => {
+      const outcome = outcomes[index] as IntakeOutcome;
+      this.count(outcome);
+      if (outcome.kind === 'failed') message.acknowledge(outcome.error);
+      else message.acknowledge();
+    });
   }
 
   /** Checks one message and records it in the state, inside the caller's transaction. */
@@ -270,7 +306,6 @@ export class FleetCollector {
     switch (outcome.kind) {
       case 'accepted':
         this.counts.accepted += 1;
-        this.pendingSamples += 1;
         break;
       case 'duplicate-sequence':
         this.counts.duplicateSequence += 1;
@@ -348,7 +383,8 @@ export class FleetCollector {
       const builder = store.beginSnapshot({ note });
       try {
         const addOne = async (row: PendingSample): Promise<void> => {
-          const decoded = decodeFleetMessage(row.payload);
+          // The message was checked when it arrived, and builder.add checks both blob hashes again.
+          const decoded = decodeFleetMessage(row.payload, { checkHashes: false });
           if (decoded.kind !== 'sample') return;
           const record: SampleRecord = decoded.sample.record;
           try {
@@ -379,6 +415,7 @@ export class FleetCollector {
       const batch: FieldBatch = { version: manifest.version, perRobot, added: manifest.added };
       this.state.settle(settled, added, { version: manifest.version, perRobot });
       this.pendingSamples = this.state.pendingCount();
+      await this.state.sync();
       this.counts.committed += added.length;
       this.counts.batches.push(batch);
       this.log.info({ version: manifest.version, perRobot, added: manifest.added }, 'committed a field batch');

@@ -63,9 +63,11 @@ export class OutboundQueue {
   private items: number;
   private readonly statements = new Map<string, Database.Statement>();
   private bytes: number;
+  private readonly synchronous: QueueSynchronous;
 
-  private constructor(db: Database.Database, maxItems: number, maxBytes: number) {
+  private constructor(db: Database.Database, maxItems: number, maxBytes: number, synchronous: QueueSynchronous) {
     this.db = db;
+    this.synchronous = synchronous;
     this.maxItems = maxItems;
     this.maxBytes = maxBytes;
     const totals = db.prepare('SELECT count(*) AS items, coalesce(sum(length(payload)), 0) AS bytes FROM queue').get() as { items: number; bytes: number };
@@ -86,7 +88,8 @@ export class OutboundQueue {
       throw new Error(`opening the outbound queue ${options.path} failed: ${(error as Error).message}. Check that its directory exists and is writable.`, { cause: error });
     }
     db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${(options.synchronous ?? 'full').toUpperCase()}`);
+    const synchronous = options.synchronous ?? 'full';
+    db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
     db.exec(`
       CREATE TABLE IF NOT EXISTS queue (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -99,7 +102,7 @@ export class OutboundQueue {
       CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
       INSERT OR IGNORE INTO counters VALUES ('dropped', 0), ('group', 0);
     `);
-    return new OutboundQueue(db, maxItems, maxBytes);
+    return new OutboundQueue(db, maxItems, maxBytes, synchronous);
   }
 
   /**
@@ -140,8 +143,23 @@ export class OutboundQueue {
     this.removeMany([id]);
   }
 
-  /** Removes items in one transaction, so one sync covers a whole group of acknowledgements. */
+  /**
+   * Removes items in one transaction. The transaction is not synced to disk, even with
+   * `synchronous: 'full'`: it survives a killed process, and a power loss can only bring
+   * acknowledged items back. Those are sent again with their original boot id and sequence, so
+   * the collector drops them as duplicates. The next synced commit (or checkpoint) also makes the
+   * removal durable, because it syncs the write-ahead log up to its own end.
+   */
   removeMany(ids: readonly number[]): void {
+    if (this.synchronous === 'full') this.db.pragma('synchronous = NORMAL');
+    try {
+      this.removeInTransaction(ids);
+    } finally {
+      if (this.synchronous === 'full') this.db.pragma('synchronous = FULL');
+    }
+  }
+
+  private removeInTransaction(ids: readonly number[]): void {
     const run = this.db.transaction(() => {
       const remove = this.sql('DELETE FROM queue WHERE id = ? RETURNING length(payload) AS bytes');
       for (const id of ids) {

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CollectorState } from '../../src/fleet/collector-state.ts';
 import { decodeFleetMessage, encodeSample, encodeSamplePayloads, newBootId, type SampleChunk } from '../../src/fleet/sample-codec.ts';
@@ -107,5 +110,35 @@ describe('CollectorState', () => {
     expect(state.pendingCount()).toBe(0);
     expect(state.receiveSample('r', 'b', 2, 'id-1', Buffer.from('x'))).toBe('duplicate-content');
     state.close();
+  });
+
+  it('syncs a file state before and after writes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fieldloop-state-'));
+    try {
+      const path = join(dir, 'state.db');
+      const state = new CollectorState({ path });
+      await state.sync();
+      expect(state.receiveSample('r', 'b', 0, 'id-1', Buffer.from('x'))).toBe('accepted');
+      await state.sync();
+      state.close();
+      const reopened = new CollectorState({ path });
+      expect(reopened.pendingCount()).toBe(1);
+      reopened.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('sync reports a missing directory', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fieldloop-state-'));
+    const state = new CollectorState({ path: join(dir, 'state.db') });
+    state.receiveSample('r', 'b', 0, 'id-1', Buffer.from('x'));
+    try {
+      await rm(dir, { recursive: true, force: true });
+      // A deleted WAL file holds no commits that a sync could still save, so sync returns.
+      await expect(state.sync()).resolves.toBeUndefined();
+    } finally {
+      state.close();
+    }
   });
 });

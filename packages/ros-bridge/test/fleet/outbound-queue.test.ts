@@ -89,4 +89,29 @@ describe('OutboundQueue', () => {
   it('rejects a missing directory', () => {
     expect(() => OutboundQueue.open({ path: join(dir, 'no', 'such', 'q.db') })).toThrow(/opening the outbound queue/);
   });
+
+  it('keeps removals after reopening', () => {
+    const path = join(dir, 'q.db');
+    const queue = OutboundQueue.open({ path });
+    queue.enqueue([message('a')]);
+    queue.enqueue([message('b')]);
+    const [first] = queue.peek(0, 1);
+    queue.removeMany([first?.id ?? 0]);
+    queue.enqueue([message('c')]);
+    queue.close();
+    const reopened = OutboundQueue.open({ path });
+    expect(reopened.peek(0, 10).map((item) => item.payload.toString())).toEqual(['b', 'c']);
+    expect(reopened.stats().items).toBe(2);
+    reopened.close();
+  });
+
+  it('syncs enqueues fully after a removal', () => {
+    const queue = OutboundQueue.open({ path: join(dir, 'q.db') });
+    const db = (queue as unknown as { db: { pragma: (text: string, options: { simple: true }) => unknown } }).db;
+    queue.enqueue([message('a')]);
+    queue.removeMany(queue.peek(0, 1).map((item) => item.id));
+    // SQLite reports synchronous FULL as 2.
+    expect(db.pragma('synchronous', { simple: true })).toBe(2);
+    queue.close();
+  });
 });

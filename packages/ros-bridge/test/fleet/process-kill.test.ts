@@ -80,4 +80,37 @@ describe('processes killed with SIGKILL', () => {
     expect(store.latestSnapshot()?.stats.samples).toBe(count);
     await store.close();
   });
+
+  it('collector killed mid-stream loses nothing', async () => {
+    const storeDir = join(dir, 'store');
+    const statePath = join(dir, 'collector.db');
+    const child = await runScript(COLLECTOR_SCRIPT, [broker.url, storeDir, statePath], 'ready');
+    const queue = OutboundQueue.open({ path: join(dir, 'queue.db') });
+    const uplink = new MqttUplink({ fleet: 'test-fleet', robot: 'rover-1', broker: { url: broker.url, protocolVersion: 4 }, queue, maxMessagesPerSecond: 5000 });
+    const count = 300;
+    await Promise.all(Array.from({ length: count }, (_, i) => uplink.add(makeSample(`stream${i}`).record, makeSample(`stream${i}`).blobs)));
+    // Killed while messages are in flight, some of them committed to the state and not yet acknowledged.
+    await waitFor(() => uplink.stats().acknowledged >= 20, 'the first acknowledged messages');
+    await killScript(child);
+
+    const restarted = await FleetCollector.start({
+      fleet: 'test-fleet',
+      broker: { url: broker.url, protocolVersion: 4 },
+      storeDir,
+      statePath,
+      clientId: 'crash-test-collector',
+    });
+    await uplink.drain(30_000);
+    await uplink.close();
+    queue.close();
+    // Nothing is committed to the store before close, so the state ends with one pending row per sample.
+    await waitFor(() => restarted.stats().pending === count, `${count} pending samples`);
+    await restarted.close();
+    const store = await DatasetStore.open(storeDir, { readOnly: true });
+    const latest = store.latestSnapshot();
+    const ids = latest ? [...store.samples(latest.version)].map((sample) => sample.id) : [];
+    expect(ids.length).toBe(count);
+    expect(new Set(ids).size).toBe(count);
+    await store.close();
+  });
 });
