@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findSharedData } from '@fieldloop/contracts';
 import { generateSimData } from '../src/sim/generate-sim-data.ts';
 
 const REPO = join(import.meta.dirname, '..', '..');
@@ -83,4 +84,46 @@ describe('the round as Nx targets', () => {
     expect(repeated).toMatch(/from the cache instead of running the command for 7 out of 8 tasks/);
     expect(repeated).toMatch(/round 0 \(snapshot v\d+, \d+ s\): .*(published v1|blocked: )/);
   }, 1_200_000);
+});
+
+const shared = findSharedData();
+describe.skipIf(!shared)('the Nx round on shared/data (skipped: shared/data not found beside the repository)', () => {
+  let tmp: string;
+  let projectDir: string;
+  let env: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'fieldloop-nx-shared-'));
+    projectDir = join('.fieldloop', `test-nx-shared-${process.pid}`);
+    env = { ...nxEnv(join(tmp, 'nx-cache'), join(tmp, 'nx-workspace-data')), FIELDLOOP_SHARED_DATA: shared as string };
+  });
+  afterAll(async () => {
+    await rm(tmp, { recursive: true, force: true });
+    await rm(join(REPO, projectDir), { recursive: true, force: true });
+  });
+
+  const run = (target: string): { output: string; seconds: number } => {
+    const started = Date.now();
+    const result = spawnSync(process.execPath, [NX, 'run', target, `--dir=${projectDir}`, '--outputStyle=stream'], { cwd: REPO, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const output = result.stdout + result.stderr;
+    expect(result.status, output.slice(-4000)).toBe(0);
+    return { output, seconds: (Date.now() - started) / 1000 };
+  };
+
+  it('runs two rounds, each repeated from the cache', () => {
+    const first = run('tools:loop:shared');
+    expect(first.output).toMatch(/round 0 \(snapshot v\d+, \d+ s\): .*; published v1/);
+    const repeated = run('tools:loop:shared');
+    expect(repeated.output).toMatch(/from the cache instead of running the command for 7 out of 8 tasks/);
+    expect(repeated.seconds).toBeLessThan(60);
+
+    const fleet = run('tools:fleet:shared');
+    expect(fleet.output).toMatch(/field batch: snapshot v\d+, [1-9]\d* new samples/);
+    const second = run('tools:loop:shared');
+    // The gate prints its verdict with the reasons, whichever way it goes.
+    expect(second.output).toMatch(/round 1 \(snapshot v\d+, \d+ s\): .*(published v2|blocked: .+)/);
+    expect(second.output).not.toMatch(/nx run trainer:train:shared[^\n]*(local cache|existing outputs match)/);
+    const again = run('tools:loop:shared');
+    expect(again.output).toMatch(/from the cache instead of running the command for 7 out of 8 tasks/);
+    expect(again.seconds).toBeLessThan(60);
+  }, 1_800_000);
 });

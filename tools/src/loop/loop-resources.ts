@@ -3,10 +3,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger, SnapshotManifest } from '@fieldloop/contracts';
 import { DatasetStore } from '@fieldloop/dataset';
-import { generateSigningKeyPair, type Campaign, type FrameImage } from '@fieldloop/edge-runtime';
-import { loadMapping, runIngest, type FleetCollector } from '@fieldloop/ros-bridge';
+import { generateSigningKeyPair, type Campaign, type FrameImage, type TrustedKey } from '@fieldloop/edge-runtime';
+import { FleetCollector, loadMapping, runIngest } from '@fieldloop/ros-bridge';
 import { generateSimData } from '../sim/generate-sim-data.ts';
 import type { DataSource } from './data-config.ts';
+import { SimulatedRobot } from './simulated-robot.ts';
 
 /** The fleet name of the simulated robots on the MQTT topics. */
 export const SIM_FLEET = 'sim';
@@ -83,4 +84,30 @@ export async function waitForCollector(collector: FleetCollector, messages: numb
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Starts one robot of the simulated fleet with the loop's campaign and latency budget. */
+export function startSimRobot(options: {
+  robot: string;
+  brokerUrl: string;
+  workDir: string;
+  trustedKeys: readonly TrustedKey[];
+  probes: FrameImage[];
+  bootFromStore?: boolean;
+  log: Logger;
+}): Promise<SimulatedRobot> {
+  return SimulatedRobot.start({ ...options, fleet: SIM_FLEET, latencyBudgetMs: 200, campaign: SIM_CAMPAIGN });
+}
+
+/** Starts the collector of the simulated fleet; it commits a field batch only when flushed. */
+export function startSimCollector(options: { brokerUrl: string; storeDir: string; statePath: string; log: Logger }): Promise<FleetCollector> {
+  return FleetCollector.start({
+    fleet: SIM_FLEET,
+    broker: { url: options.brokerUrl, protocolVersion: 4 },
+    storeDir: options.storeDir,
+    statePath: options.statePath,
+    commitEvery: 1_000_000,
+    commitIntervalMs: 24 * 3_600_000,
+    log: options.log,
+  });
 }

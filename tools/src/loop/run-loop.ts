@@ -7,7 +7,7 @@ import type { Logger } from '@fieldloop/contracts';
 import { DatasetStore } from '@fieldloop/dataset';
 import { runDistillation } from '@fieldloop/distill';
 import { trustedKeysFrom } from '@fieldloop/edge-runtime';
-import { FleetCollector, loadMapping, startEmbeddedBroker } from '@fieldloop/ros-bridge';
+import { loadMapping, startEmbeddedBroker } from '@fieldloop/ros-bridge';
 import { runTraining, type BackendName } from '@fieldloop/trainer';
 import { decideGate } from '../gate/decide-gate.ts';
 import { DEFAULT_GATE_POLICY, type GatePolicy } from '../gate/gate-policy.ts';
@@ -15,9 +15,9 @@ import type { LoopReport, RoundRecord } from '../report/loop-report.ts';
 import { renderReport } from '../report/render-report.ts';
 import { loadDataConfig, type DataConfig, type DataSource } from './data-config.ts';
 import { evaluateExportedModel } from './evaluate-exported-model.ts';
-import { ensureBuiltInData, ingestSources, loadOrCreateKeys, probeFrames, SIM_CAMPAIGN, SIM_FLEET, waitForCollector } from './loop-resources.ts';
+import { ensureBuiltInData, ingestSources, loadOrCreateKeys, probeFrames, SIM_FLEET, startSimCollector, startSimRobot, waitForCollector } from './loop-resources.ts';
 import { publishToFleet } from './publish-to-fleet.ts';
-import { SimulatedRobot } from './simulated-robot.ts';
+import type { SimulatedRobot } from './simulated-robot.ts';
 import { teacherEvaluation } from './teacher-evaluation.ts';
 
 /** Repository root, found from this file's place in `tools/src/loop`. */
@@ -79,15 +79,7 @@ export async function runLoop(options: RunLoopOptions): Promise<LoopResult> {
   const broker = await startEmbeddedBroker();
   log.info({ url: broker.url }, 'embedded MQTT broker (aedes) started');
   const client = await connectAsync(broker.url, { clientId: 'fieldloop-release', protocolVersion: 4 });
-  const collector = await FleetCollector.start({
-    fleet: SIM_FLEET,
-    broker: { url: broker.url, protocolVersion: 4 },
-    storeDir,
-    statePath: join(out, 'collector.sqlite'),
-    commitEvery: 1_000_000,
-    commitIntervalMs: 24 * 3_600_000,
-    log,
-  });
+  const collector = await startSimCollector({ brokerUrl: broker.url, storeDir, statePath: join(out, 'collector.sqlite'), log });
   const robotIds = Array.from({ length: config.fleet.robots }, (_, i) => `robot-${i + 1}`);
   const robots: SimulatedRobot[] = [];
   const report: LoopReport = { title: 'fieldloop closed-loop rounds', generatedAt: new Date().toISOString(), rounds: [] };
@@ -167,19 +159,8 @@ export async function runLoop(options: RunLoopOptions): Promise<LoopResult> {
       if (gate.publish) {
         if (robots.length === 0) {
           for (const robot of robotIds) {
-            robots.push(
-              await SimulatedRobot.start({
-                robot,
-                fleet: SIM_FLEET,
-                brokerUrl: broker.url,
-                workDir: join(out, 'robots', robot),
-                trustedKeys,
-                probes: await probeFrames(storeDir, snapshot.version, 3),
-                latencyBudgetMs: 200,
-                campaign: SIM_CAMPAIGN,
-                log,
-              }),
-            );
+            const probes = await probeFrames(storeDir, snapshot.version, 3);
+            robots.push(await startSimRobot({ robot, brokerUrl: broker.url, workDir: join(out, 'robots', robot), trustedKeys, probes, log }));
           }
         }
         await publishToFleet({

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '@fieldloop/contracts';
+import type { Logger, SnapshotManifest } from '@fieldloop/contracts';
+import { DatasetStore } from '@fieldloop/dataset';
 import { writeFileAtomic } from '@fieldloop/distill';
 import { loadDataConfig, type DataConfig } from '../loop/data-config.ts';
 import { REPO_DIR } from '../loop/run-loop.ts';
@@ -53,4 +54,14 @@ export async function readStageSeconds(paths: ProjectPaths, stage: StageName): P
   const file = join(paths.stage(stage), 'timing.json');
   if (!existsSync(file)) return 0;
   return (JSON.parse(await readFile(file, 'utf8')) as { seconds: number }).seconds;
+}
+
+/** Returns the newest snapshot of a store, or null when it has none. */
+export async function latestSnapshotOf(storeDir: string): Promise<SnapshotManifest | null> {
+  const store = await DatasetStore.open(storeDir, { readOnly: true });
+  try {
+    return store.latestSnapshot();
+  } finally {
+    await store.close();
+  }
 }

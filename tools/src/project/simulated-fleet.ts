@@ -1,8 +1,8 @@
 import { connectAsync, type MqttClient } from 'mqtt';
 import { trustedKeysFrom } from '@fieldloop/edge-runtime';
-import { FleetCollector, startEmbeddedBroker } from '@fieldloop/ros-bridge';
-import { loadOrCreateKeys, probeFrames, SIM_CAMPAIGN, SIM_FLEET } from '../loop/loop-resources.ts';
-import { SimulatedRobot } from '../loop/simulated-robot.ts';
+import { startEmbeddedBroker, type FleetCollector } from '@fieldloop/ros-bridge';
+import { loadOrCreateKeys, probeFrames, startSimCollector, startSimRobot } from '../loop/loop-resources.ts';
+import type { SimulatedRobot } from '../loop/simulated-robot.ts';
 import { dataConfigOf, type ProjectContext } from './project-context.ts';
 
 /** A fleet session: an embedded broker, a release client and the project's robots. */
@@ -35,32 +35,13 @@ export async function withSimulatedFleet<T>(
   try {
     client = await connectAsync(broker.url, { clientId: 'fieldloop-release', protocolVersion: 4 });
     if (options.collector) {
-      collector = await FleetCollector.start({
-        fleet: SIM_FLEET,
-        broker: { url: broker.url, protocolVersion: 4 },
-        storeDir: paths.store,
-        statePath: paths.collectorState,
-        commitEvery: 1_000_000,
-        commitIntervalMs: 24 * 3_600_000,
-        log,
-      });
+      collector = await startSimCollector({ brokerUrl: broker.url, storeDir: paths.store, statePath: paths.collectorState, log });
     }
     const robotIds = Array.from({ length: dataConfig.fleet.robots }, (_, i) => `robot-${i + 1}`);
     const probes = await probeFrames(paths.store, options.probeSnapshot, 3);
     for (const robot of robotIds) {
       robots.push(
-        await SimulatedRobot.start({
-          robot,
-          fleet: SIM_FLEET,
-          brokerUrl: broker.url,
-          workDir: paths.robot(robot),
-          trustedKeys: trustedKeysFrom([keys.publicKeyPem]),
-          probes,
-          latencyBudgetMs: 200,
-          campaign: SIM_CAMPAIGN,
-          bootFromStore: true,
-          log,
-        }),
+        await startSimRobot({ robot, brokerUrl: broker.url, workDir: paths.robot(robot), trustedKeys: trustedKeysFrom([keys.publicKeyPem]), probes, bootFromStore: true, log }),
       );
     }
     return await work({ client, robots, robotIds, collector });

@@ -1,9 +1,8 @@
-import { DatasetStore } from '@fieldloop/dataset';
 import { publishBundle } from '@fieldloop/edge-runtime';
 import { loadMapping } from '@fieldloop/ros-bridge';
 import { SIM_FLEET, waitForCollector } from '../../loop/loop-resources.ts';
 import { appendFieldBatch, type FieldBatchRecord } from '../field-batches.ts';
-import { dataConfigOf, type ProjectContext } from '../project-context.ts';
+import { dataConfigOf, latestSnapshotOf, type ProjectContext } from '../project-context.ts';
 import { deployedRelease, readReleases } from '../release-registry.ts';
 import { withSimulatedFleet } from '../simulated-fleet.ts';
 
@@ -18,13 +17,7 @@ export async function fleetStage(context: ProjectContext): Promise<FieldBatchRec
   const deployed = deployedRelease(await readReleases(paths));
   if (!deployed) throw new Error(`no model has been published in ${paths.dir}, so the fleet has nothing to run; run npx nx run tools:loop first`);
   const dataConfig = await dataConfigOf(context);
-  const store = await DatasetStore.open(paths.store, { readOnly: true });
-  let latest;
-  try {
-    latest = store.latestSnapshot();
-  } finally {
-    await store.close();
-  }
+  const latest = await latestSnapshotOf(paths.store);
   if (!latest) throw new Error(`store ${paths.store} has no snapshot; run npx nx run tools:loop first`);
   const batch = await withSimulatedFleet(context, { collector: true, probeSnapshot: latest.version }, async (fleet) => {
     // Robots that do not serve the deployed version yet (new robots) get it from the retained announcement.

@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { DatasetStore } from '@fieldloop/dataset';
 import { writeFileAtomic } from '@fieldloop/distill';
 import { ensureBuiltInData, ingestSources } from '../../loop/loop-resources.ts';
 import { fingerprint } from '../fingerprint.ts';
-import { dataConfigOf, dataDirOf, writeStageTiming, type ProjectContext } from '../project-context.ts';
+import { dataConfigOf, dataDirOf, latestSnapshotOf, writeStageTiming, type ProjectContext } from '../project-context.ts';
 import { baselineRelease, readReleases } from '../release-registry.ts';
 import { writeStageRecord, type RoundBasis, type StageRecord } from '../stage-record.ts';
 
@@ -43,13 +42,7 @@ export async function ingestStage(context: ProjectContext): Promise<StageRecord<
   } else {
     log.info({ sources: sources.length }, 'base sources unchanged since their last ingest');
   }
-  const store = await DatasetStore.open(paths.store, { readOnly: true });
-  let head;
-  try {
-    head = store.latestSnapshot();
-  } finally {
-    await store.close();
-  }
+  const head = await latestSnapshotOf(paths.store);
   if (!head) throw new Error(`store ${paths.store} has no snapshot after ingest; check the base sources of ${context.config.dataConfig}`);
   const baseline = baselineRelease(await readReleases(paths), head.manifestHash);
   const basis: RoundBasis = {
