@@ -19,6 +19,7 @@ import { publishStage } from '../src/project/stages/publish-stage.ts';
 import { reportStage } from '../src/project/stages/report-stage.ts';
 import { trainStage } from '../src/project/stages/train-stage.ts';
 import { generateSimData } from '../src/sim/generate-sim-data.ts';
+import { CHROMIUM, loadInChromium } from './support/headless-chromium.ts';
 
 const REPO = join(import.meta.dirname, '..', '..');
 
@@ -114,6 +115,11 @@ describe('project-mode rounds, stage by stage', () => {
     expect(second.report.rounds.map((r) => r.round)).toEqual([0, 1]);
     expect(second.report.rounds[1]?.deployed?.label).toBe('deployed v1');
     expect(Object.values(second.report.rounds[1]?.fieldSamples ?? {}).reduce((a, b) => a + b, 0)).toBe(batch?.added);
+    if (CHROMIUM) {
+      const page = loadInChromium(join(paths.stage('report'), 'report.html'));
+      expect(page.consoleErrors).toEqual([]);
+      expect([...page.dom.matchAll(/data-marks="(\d+)"/g)].filter((m) => m[1] === '0')).toEqual([]);
+    }
   }, 900_000);
 
   it('train rejects a missing ingest', async () => {

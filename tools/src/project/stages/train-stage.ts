@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runTraining } from '@fieldloop/trainer';
 import { prepareStageDir, writeStageTiming, type ProjectContext } from '../project-context.ts';
@@ -11,6 +12,21 @@ export interface TrainStageResult {
   metrics: Record<string, unknown>;
   /** Train loss per epoch and head. */
   lossPerHead: Record<string, number[]>;
+}
+
+/**
+ * Reads the train loss per head and epoch from the teacher's `metrics.jsonl`, which covers every
+ * epoch, also those before a resume; the last line of an epoch wins.
+ */
+async function lossPerHead(teacherDir: string, heads: readonly string[]): Promise<Record<string, number[]>> {
+  const byEpoch = new Map<number, Record<string, number>>();
+  for (const line of (await readFile(join(teacherDir, 'metrics.jsonl'), 'utf8')).split('\n')) {
+    if (line.trim() === '') continue;
+    const record = JSON.parse(line) as { epoch?: number; trainLossPerHead?: Record<string, number> };
+    if (typeof record.epoch === 'number' && record.trainLossPerHead) byEpoch.set(record.epoch, record.trainLossPerHead);
+  }
+  const epochs = [...byEpoch.keys()].sort((a, b) => a - b);
+  return Object.fromEntries(heads.map((head) => [head, epochs.map((epoch) => byEpoch.get(epoch)?.[head] ?? Number.NaN)]));
 }
 
 /**
@@ -46,7 +62,7 @@ export async function trainStage(context: ProjectContext): Promise<StageRecord<T
       teacherDir,
       fromRelease: from?.version ?? null,
       metrics: training.card.metrics,
-      lossPerHead: Object.fromEntries(heads.map((head) => [head, training.training.history.map((epoch) => epoch.trainLossPerHead[head] ?? Number.NaN)])),
+      lossPerHead: await lossPerHead(teacherDir, heads),
     },
   };
   await writeStageRecord(paths, record);
