@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '@fieldloop/contracts';
+import { evaluateCommand } from '../src/loop/evaluate-command.ts';
 import { loadProjectConfig } from '../src/project/project-config.ts';
 import type { ProjectContext } from '../src/project/project-context.ts';
 import { projectPaths } from '../src/project/project-paths.ts';
@@ -88,6 +89,11 @@ describe('project-mode rounds, stage by stage', () => {
     const releases = await readReleases(paths);
     expect(releases.map((r) => r.version)).toEqual([1]);
     expect(existsSync(join(releases[0]?.bundleDir ?? '', 'manifest.json'))).toBe(true);
+
+    // fieldloop evaluate scores a project directory's newest release.
+    const scored = await evaluateCommand.run([], { model: paths.dir, store: paths.store, snapshot: 'latest' }, cli(log));
+    expect(scored.exitCode).toBe(0);
+    expect((scored.summary as { bundle: string }).bundle).toBe(releases[0]?.bundleDir);
 
     // Nothing new: the ingest record, which the next stages' cache keys hash, is byte for byte the same.
     const recordFile = join(paths.stage('ingest'), STAGE_RECORD_FILE);

@@ -6,11 +6,18 @@ import type { BundleManifest, CliCommand, CliContext, CliResult } from '@fieldlo
 import { DatasetStore } from '@fieldloop/dataset';
 import { loadMapping, runIngest } from '@fieldloop/ros-bridge';
 import { evaluateCommand as evaluateTeacherCommand } from '@fieldloop/trainer';
+import { projectPaths } from '../project/project-paths.ts';
+import { readReleases } from '../project/release-registry.ts';
 import { evaluateExportedModel } from './evaluate-exported-model.ts';
 
-/** Finds the bundle of a path: a bundle directory, or the newest published bundle of a loop run. */
+/**
+ * Finds the bundle of a path: a bundle directory, the newest release of a project directory
+ * (the Nx round targets' `--dir`), or the newest published bundle of a `fieldloop loop` run.
+ */
 async function findBundle(path: string): Promise<string | null> {
   if (existsSync(join(path, 'manifest.json'))) return path;
+  const newest = (await readReleases(projectPaths(path))).at(-1);
+  if (newest) return newest.bundleDir;
   const rounds = existsSync(path) ? (await readdir(path)).filter((name) => /^round-\d+$/.test(name)) : [];
   const ordered = rounds.sort((a, b) => Number(b.slice(6)) - Number(a.slice(6)));
   for (const round of ordered) {
@@ -55,7 +62,7 @@ export const evaluateCommand: CliCommand = {
     'image folder with --mapping into a temporary store first; --store scores a snapshot of an existing store.',
   arguments: '',
   options: [
-    { flags: '--model <path>', description: 'bundle directory, loop run folder (--out of fieldloop loop) or teacher directory', required: true },
+    { flags: '--model <path>', description: 'bundle directory, project directory (--dir of the Nx round targets), loop run folder (--out of fieldloop loop) or teacher directory', required: true },
     { flags: '--data <path>', description: 'recording or image folder to score on, ingested with --mapping' },
     { flags: '--mapping <file>', description: 'mapping file for --data' },
     { flags: '--store <dir>', description: 'data set store to score on, instead of --data' },
