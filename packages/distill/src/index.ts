@@ -12,6 +12,7 @@ export {
 export { exportTflite, exportTfliteFile, writeFileAtomic, MODEL_CARD_METADATA_NAME, type ExportTfliteOptions } from './tflite/export-tflite.ts';
 export { UnsupportedLayerError, SUPPORTED_LAYER_CLASSES } from './tflite/convert-layers-model.ts';
 export { readTfliteInfo, type TfliteFileInfo } from './tflite/read-tflite.ts';
+export { measureTfliteBytes, type TfliteByteBreakdown } from './tflite/measure-tflite-bytes.ts';
 export {
   binaryKdLoss,
   classificationKdLoss,
@@ -23,11 +24,12 @@ export {
 } from './kd/kd-loss.ts';
 export { buildStudent, headUnits, type StudentOptions } from './student/build-student.ts';
 export { distill, type DistillBatch, type DistillOptions, type DistillResult } from './kd/distill.ts';
+export { augmentInputs, DEFAULT_AUGMENT, NO_AUGMENT, validateAugmentConfig, type AugmentConfig } from './kd/augment-inputs.ts';
 export { exportCommand } from './cli/export-command.ts';
 export { loadModelDir, normaliseImage, type ModelCard } from './cli/load-model-dir.ts';
 export { distillCommand, renderDistillReport } from './cli/distill-command.ts';
 export { saveModelDir } from './cli/load-model-dir.ts';
-export { runDistillation, type DistillReport, type HeadReport, type RunDistillationOptions } from './kd/run-distillation.ts';
+export { DISTILL_DEFAULTS, runDistillation, type DistillReport, type HeadReport, type RunDistillationOptions } from './kd/run-distillation.ts';
 export {
   batchSource,
   disposeDistillBatch,

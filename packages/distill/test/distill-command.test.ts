@@ -73,6 +73,17 @@ describe('distillCommand', () => {
     const written = JSON.parse(readFileSync(path.join(outDir, 'distill-report.json'), 'utf8')) as DistillReport;
     expect(written.samples.train).toBe(report.samples.train);
     expect(result.text).toMatch(/retained/);
+    const breakdown = report.files.int8.breakdown;
+    const parts = breakdown.tensorData + breakdown.metadata + breakdown.tensorNames + breakdown.quantizationScales + breakdown.quantizationZeroPoints + breakdown.other;
+    expect(parts).toBe(report.files.int8.bytes);
+    expect(report.files.float32.breakdown.total).toBe(report.files.float32.bytes);
+    expect(result.text).toMatch(/int8 bytes: tensor data \d+/);
+  });
+
+  it('invalid learning rate schedule rejected', async () => {
+    const result = await distillCommand.run([], { teacher: '/t', store: '/s', out: '/o', learningRateSchedule: 'step' }, context);
+    expect(result.exitCode).toBe(2);
+    expect(result.text).toMatch(/--learning-rate-schedule 'step'; use 'constant' or 'cosine'/);
   });
 
   it('invalid eval split rejected', async () => {

@@ -1,7 +1,7 @@
 import type { HeadSpec, InputSpec } from '@fieldloop/contracts';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildStudent, distill, exportTflite, type DistillBatch } from '../src/index.ts';
+import { buildStudent, chooseWidth, distill, exportTflite, type DistillBatch } from '../src/index.ts';
 import { maxRelativeError, runTflite, runTfjs } from './helpers.ts';
 
 beforeAll(async () => {
@@ -45,6 +45,17 @@ describe('buildStudent', () => {
     expect(student.countParams() / teacher.countParams()).toBeLessThanOrEqual(0.1);
   });
 
+  it('widest width within parameter share', () => {
+    const signHeads: HeadSpec[] = [
+      { name: 'steering', kind: 'regression', role: 'primary', weight: 1 },
+      { name: 'sign', kind: 'classification', role: 'primary', weight: 1, classes: Array.from({ length: 43 }, (_, i) => String(i)) },
+    ];
+    const signInput: InputSpec = { ...input, width: 64, height: 64 };
+    // 10% of the default teacher's 314,652 parameters: width 0.4 (29,293) fits, 0.45 (35,947) does not.
+    expect(chooseWidth(signHeads, signInput, 314_652, 0.1)).toEqual({ width: 0.4, parameters: 29_293, fits: true });
+    expect(chooseWidth(signHeads, signInput, 1000, 0.1).fits).toBe(false);
+  });
+
   it('classification head without classes rejected', () => {
     expect(() => buildStudent([{ name: 'x', kind: 'classification', role: 'primary', weight: 1 }], input)).toThrow(/needs at least 2 classes/);
   });
@@ -66,6 +77,63 @@ describe('distill', () => {
     });
     expect(result.epochLosses[3]!).toBeLessThan(result.epochLosses[0]!);
     expect(counts[3]).toBe(counts[1]);
+  });
+
+  it('augmented batches train and free tensors', async () => {
+    const teacher = teacherModel();
+    const student = buildStudent(heads, input, { widthMultiplier: 0.25, seed: 3 });
+    const batches = makeBatches(3);
+    const counts: number[] = [];
+    const result = await distill(teacher, student, () => batches, {
+      heads,
+      epochs: 4,
+      temperature: 2,
+      alpha: 0.7,
+      learningRate: 5e-3,
+      augment: { config: { crop: 0.2, brightness: 0.2, noise: 2 }, input, seed: 4 },
+      onEpoch: () => counts.push(tf.memory().numTensors),
+    });
+    expect(result.epochLosses.every(Number.isFinite)).toBe(true);
+    expect(result.epochLosses[3]!).toBeLessThan(result.epochLosses[0]!);
+    expect(counts[3]).toBe(counts[1]);
+  });
+
+  it('regression alpha 1 ignores labels', async () => {
+    const losses: number[][] = [];
+    for (const steering of [[0.1, -0.2, 0.3, 0], [2, 2, -2, -2]]) {
+      const batches = makeBatches(2).map((batch) => ({ ...batch, labels: { ...batch.labels, steering: tf.tensor1d(steering) } }));
+      const result = await distill(teacherModel(), buildStudent(heads, input, { widthMultiplier: 0.25, seed: 3 }), () => batches, {
+        heads: heads.filter((head) => head.kind === 'regression'),
+        epochs: 2,
+        temperature: 2,
+        alpha: 0,
+        regressionAlpha: 1,
+      });
+      losses.push(result.epochLosses);
+    }
+    expect(losses[1]).toEqual(losses[0]);
+  });
+
+  it('alpha outside 0 to 1 rejected', async () => {
+    const run = distill(teacherModel(), buildStudent(heads, input, { widthMultiplier: 0.25 }), () => makeBatches(1), {
+      heads,
+      epochs: 1,
+      temperature: 2,
+      alpha: 0.5,
+      regressionAlpha: 1.5,
+    });
+    await expect(run).rejects.toThrow(/regressionAlpha must be in \[0, 1\]; got 1.5/);
+  });
+
+  it('invalid augmentation rejected', async () => {
+    const run = distill(teacherModel(), buildStudent(heads, input, { widthMultiplier: 0.25 }), () => makeBatches(1), {
+      heads,
+      epochs: 1,
+      temperature: 2,
+      alpha: 0.5,
+      augment: { config: { crop: 1.5, brightness: 0, noise: 0 }, input, seed: 1 },
+    });
+    await expect(run).rejects.toThrow(/crop must be in \[0, 1\)/);
   });
 
   it('hint loss trains with equal shapes', async () => {

@@ -1,6 +1,8 @@
 import type { CliCommand, CliResult } from '@fieldloop/contracts';
 import { isBackendName, selectBackend } from '@fieldloop/trainer';
-import { runDistillation, type DistillReport } from '../kd/run-distillation.ts';
+import { DEFAULT_AUGMENT } from '../kd/augment-inputs.ts';
+import { LEARNING_RATE_SCHEDULES, type LearningRateSchedule } from '../kd/learning-rate-schedule.ts';
+import { DISTILL_DEFAULTS, runDistillation, type DistillReport } from '../kd/run-distillation.ts';
 
 function formatMetric(metric: string, value: number): string {
   if (Number.isNaN(value)) return '-';
@@ -36,6 +38,13 @@ export function renderDistillReport(report: DistillReport): string {
   }
   const f = report.files;
   lines.push(`files: float32 ${f.float32.bytes} B, int8 ${f.int8.bytes} B (${(100 * f.int8.shareOfFloat).toFixed(1)}% of float32)`);
+  for (const [kind, file] of [['float32', f.float32], ['int8', f.int8]] as const) {
+    const b = file.breakdown;
+    lines.push(
+      `${kind} bytes: tensor data ${b.tensorData}, quantization scales ${b.quantizationScales}, zero points ${b.quantizationZeroPoints}, ` +
+        `tensor names ${b.tensorNames}, metadata ${b.metadata}, tables and padding ${b.other}`,
+    );
+  }
   lines.push('batch-1 latency (ms): ' + Object.entries(report.latency).map(([key, l]) => `${key} p50 ${l.p50.toFixed(2)} p99 ${l.p99.toFixed(2)}`).join('; '));
   return lines.join('\n');
 }
@@ -67,11 +76,28 @@ export const distillCommand: CliCommand = {
     { flags: '--snapshot <version>', description: 'snapshot version (default: the latest)' },
     { flags: '--out <dir>', description: 'output directory', required: true },
     { flags: '--width <multiplier>', description: 'student width multiplier (default: widest within 10% of the teacher parameters)' },
-    { flags: '--epochs <count>', description: 'training epochs', defaultValue: '30' },
+    { flags: '--epochs <count>', description: 'training epochs', defaultValue: String(DISTILL_DEFAULTS.epochs) },
     { flags: '--batch-size <count>', description: 'samples per batch', defaultValue: '32' },
-    { flags: '--learning-rate <rate>', description: 'Adam learning rate', defaultValue: '0.002' },
-    { flags: '--temperature <t>', description: 'distillation temperature T', defaultValue: '2' },
-    { flags: '--alpha <share>', description: 'weight of the distillation term; the hard-label term gets 1 - alpha', defaultValue: '0.5' },
+    { flags: '--learning-rate <rate>', description: 'Adam learning rate (the first epoch\'s, with a schedule)', defaultValue: String(DISTILL_DEFAULTS.learningRate) },
+    {
+      flags: '--learning-rate-schedule <schedule>',
+      description: "'cosine' to decay the rate towards 0 over the epochs, or 'constant'",
+      defaultValue: DISTILL_DEFAULTS.learningRateSchedule,
+    },
+    { flags: '--temperature <t>', description: 'distillation temperature T', defaultValue: String(DISTILL_DEFAULTS.temperature) },
+    {
+      flags: '--alpha <share>',
+      description: 'weight of the distillation term of classification and binary heads; the hard-label term gets 1 - alpha',
+      defaultValue: String(DISTILL_DEFAULTS.alpha),
+    },
+    {
+      flags: '--regression-alpha <share>',
+      description: "weight of the distillation term of regression heads; 1 copies the teacher's value",
+      defaultValue: String(DISTILL_DEFAULTS.regressionAlpha),
+    },
+    { flags: '--augment-crop <share>', description: 'largest share of each image side a random crop cuts away, 0 to turn crops off', defaultValue: String(DEFAULT_AUGMENT.crop) },
+    { flags: '--augment-brightness <share>', description: 'largest brightness change as a factor 1 ± share, 0 to turn it off', defaultValue: String(DEFAULT_AUGMENT.brightness) },
+    { flags: '--augment-noise <std>', description: 'standard deviation of Gaussian pixel noise in 0-255 units, 0 to turn it off', defaultValue: String(DEFAULT_AUGMENT.noise) },
     { flags: '--seed <n>', description: 'seed of weight initialisation and batch order', defaultValue: '1' },
     { flags: '--eval-split <split>', description: "split the metrics are computed on: 'val' (default; 'test' when val is empty) or 'test'" },
     { flags: '--max-train-samples <count>', description: 'read at most this many train samples' },
@@ -96,11 +122,26 @@ export const distillCommand: CliCommand = {
     if (evalSplit !== undefined && evalSplit !== 'val' && evalSplit !== 'test') {
       return { exitCode: 2, summary: { error: 'invalid option' }, text: `Invalid --eval-split '${String(evalSplit)}'; use 'val' or 'test'.` };
     }
+    const schedule = options['learningRateSchedule'] ?? DISTILL_DEFAULTS.learningRateSchedule;
+    if (!LEARNING_RATE_SCHEDULES.includes(schedule as LearningRateSchedule)) {
+      return {
+        exitCode: 2,
+        summary: { error: 'invalid option' },
+        text: `Invalid --learning-rate-schedule '${String(schedule)}'; use ${LEARNING_RATE_SCHEDULES.map((s) => `'${s}'`).join(' or ')}.`,
+      };
+    }
     const optional = (key: string): Record<string, number> => {
       const value = numberOption(options, key);
       return value === undefined ? {} : { [key]: value };
     };
+    const augment = {
+      crop: numberOption(options, 'augmentCrop') ?? DEFAULT_AUGMENT.crop,
+      brightness: numberOption(options, 'augmentBrightness') ?? DEFAULT_AUGMENT.brightness,
+      noise: numberOption(options, 'augmentNoise') ?? DEFAULT_AUGMENT.noise,
+    };
     const report = await runDistillation({
+      augment,
+      learningRateSchedule: schedule as LearningRateSchedule,
       teacherDir,
       storeDir,
       outDir,
@@ -113,6 +154,7 @@ export const distillCommand: CliCommand = {
       ...optional('learningRate'),
       ...optional('temperature'),
       ...optional('alpha'),
+      ...optional('regressionAlpha'),
       ...optional('seed'),
       ...optional('maxTrainSamples'),
       ...optional('latencyRuns'),

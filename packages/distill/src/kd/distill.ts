@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import type { HeadSpec } from '@fieldloop/contracts';
+import { seededRandom, type HeadSpec, type InputSpec } from '@fieldloop/contracts';
+import { augmentInputs, isAugmentOff, validateAugmentConfig, type AugmentConfig } from './augment-inputs.ts';
+import { scheduledLearningRate, ScheduledAdam, type LearningRateSchedule } from './learning-rate-schedule.ts';
 import { headKdLoss, hintLoss, type KdLossOptions } from './kd-loss.ts';
 
 /**
@@ -18,8 +20,21 @@ export interface DistillOptions extends KdLossOptions {
   heads: HeadSpec[];
   epochs: number;
   learningRate?: number;
+  /**
+   * Weight of the distillation term for regression heads, in place of `alpha`. Default `alpha`.
+   * A regression head's distillation term pulls towards the teacher's value and a classification
+   * head's towards its softened distribution, so the two can call for different weights.
+   */
+  regressionAlpha?: number;
+  /** How the learning rate changes over the epochs. Default `constant`. */
+  learningRateSchedule?: LearningRateSchedule;
   /** Optional feature hint: names of a teacher and a student layer with equal output shapes. */
   hint?: { teacherLayer: string; studentLayer: string; weight: number };
+  /**
+   * Augmentation applied to each batch before the teacher and the student see it, with the
+   * InputSpec that normalised the inputs and the seed of its random draws. Off when absent.
+   */
+  augment?: { config: AugmentConfig; input: InputSpec; seed: number };
   /** Called after each epoch with its mean loss. */
   onEpoch?: (epoch: number, loss: number) => void;
 }
@@ -57,7 +72,13 @@ export async function distill(
       throw new Error(`Student has no output '${head.name}'; build it from the same heads as the teacher.`);
     }
   }
-  const optimizer = tf.train.adam(options.learningRate ?? 1e-3);
+  for (const [name, share] of [['alpha', options.alpha], ['regressionAlpha', options.regressionAlpha ?? options.alpha]] as const) {
+    if (!(share >= 0 && share <= 1)) throw new Error(`Distillation ${name} must be in [0, 1]; got ${share}.`);
+  }
+  const headOptions = (head: HeadSpec): KdLossOptions =>
+    head.kind === 'regression' && options.regressionAlpha !== undefined ? { temperature: options.temperature, alpha: options.regressionAlpha } : options;
+  const baseRate = options.learningRate ?? 1e-3;
+  const optimizer = new ScheduledAdam(baseRate);
   const teacherFeatures = options.hint ? featureModel(teacher, options.hint.teacherLayer) : undefined;
   // With a hint, one model returns the head outputs and the hint feature, so each step runs the
   // student (and updates its batch-norm statistics) once.
@@ -65,11 +86,16 @@ export async function distill(
     ? tf.model({ inputs: student.inputs, outputs: [...student.outputs, student.getLayer(options.hint.studentLayer).output as tf.SymbolicTensor] })
     : student;
   const epochLosses: number[] = [];
+  const augment = options.augment !== undefined && !isAugmentOff(options.augment.config) ? options.augment : undefined;
+  if (augment !== undefined) validateAugmentConfig(augment.config);
+  const random = seededRandom(augment?.seed ?? 1);
 
   for (let epoch = 0; epoch < options.epochs; epoch++) {
+    optimizer.setLearningRate(scheduledLearningRate(baseRate, options.learningRateSchedule ?? 'constant', epoch, options.epochs));
     let sum = 0;
     let count = 0;
-    for await (const batch of batches()) {
+    for await (const source of batches()) {
+      const batch = augment === undefined ? source : { ...source, inputs: augmentInputs(source.inputs, augment.input, augment.config, random) };
       // predict() runs without gradient tape entries for the student's minimize() call.
       const teacherOutputs = outputsByName(teacher, teacher.predict(batch.inputs) as tf.Tensor | tf.Tensor[]);
       const teacherFeature = teacherFeatures ? tf.tidy(() => teacherFeatures.predict(batch.inputs) as tf.Tensor) : undefined;
@@ -83,7 +109,7 @@ export async function distill(
         for (const head of options.heads) {
           const labels = batch.labels[head.name] ?? tf.zeros([batchSize]);
           const mask = batch.labels[head.name] === undefined ? tf.zeros([batchSize]) : (batch.masks[head.name] ?? tf.ones([batchSize]));
-          const loss = headKdLoss(head, studentOutputs.get(head.name)!, teacherOutputs.get(head.name)!, labels as tf.Tensor1D, mask as tf.Tensor1D, options);
+          const loss = headKdLoss(head, studentOutputs.get(head.name)!, teacherOutputs.get(head.name)!, labels as tf.Tensor1D, mask as tf.Tensor1D, headOptions(head));
           total = tf.add(total, tf.mul(loss, head.weight));
         }
         if (studentFeature && teacherFeature && options.hint) {
@@ -96,6 +122,7 @@ export async function distill(
       cost!.dispose();
       for (const tensor of teacherOutputs.values()) tensor.dispose();
       teacherFeature?.dispose();
+      if (batch !== source) batch.inputs.dispose();
     }
     if (count === 0) throw new Error('Distillation got no batches; check the data set snapshot and split.');
     const mean = sum / count;

@@ -2,7 +2,7 @@ import type { HeadSpec, InputSpec } from '@fieldloop/contracts';
 import { buildStudent } from './build-student.ts';
 
 /** Width multipliers tried, widest first, when none is given. */
-export const WIDTH_CANDIDATES = [1, 0.75, 0.5, 0.35, 0.25];
+export const WIDTH_CANDIDATES = [1, 0.75, 0.5, 0.45, 0.4, 0.35, 0.25];
 
 /**
  * Returns the widest candidate multiplier whose student has at most `maxShare` of

@@ -20,7 +20,8 @@ export interface TfliteFileInfo {
   metadata: Map<string, Uint8Array>;
 }
 
-function field(bb: flatbuffers.ByteBuffer, table: number, index: number): number {
+/** Returns the offset of field `index` inside `table`, or 0 when the field is absent. */
+export function field(bb: flatbuffers.ByteBuffer, table: number, index: number): number {
   return bb.__offset(table, 4 + 2 * index);
 }
 
@@ -34,7 +35,8 @@ function int32Vector(bb: flatbuffers.ByteBuffer, table: number, index: number): 
   return { values, start };
 }
 
-function tableVector(bb: flatbuffers.ByteBuffer, table: number, index: number): number[] {
+/** Returns the positions of the tables in vector field `index` of `table`. */
+export function tableVector(bb: flatbuffers.ByteBuffer, table: number, index: number): number[] {
   const offset = field(bb, table, index);
   if (offset === 0) return [];
   const start = bb.__vector(table + offset);

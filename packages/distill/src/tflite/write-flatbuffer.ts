@@ -83,21 +83,54 @@ function byteVector(builder: flatbuffers.Builder, bytes: Uint8Array): flatbuffer
   return builder.endVector();
 }
 
-function writeQuantization(builder: flatbuffers.Builder, q: TensorQuantization): flatbuffers.Offset {
-  const scale = float32Vector(builder, q.scale);
-  const zeroPoint = int64Vector(builder, q.zeroPoint);
-  // QuantizationParameters: min 0, max 1, scale 2, zero_point 3, details_type 4, details 5, quantized_dimension 6.
-  builder.startObject(7);
-  builder.addFieldOffset(2, scale, 0);
-  builder.addFieldOffset(3, zeroPoint, 0);
-  builder.addFieldInt32(6, q.quantizedDimension ?? 0, 0);
-  return builder.endObject();
+/**
+ * Writes each distinct vector and quantization table once and returns the first offset for
+ * every later equal one. A flatbuffer table may point at data another table points at, so
+ * per-channel tensors with equal channel counts share one zero-point vector, and tensors with
+ * equal parameters share one table.
+ */
+class SharedWriter {
+  private readonly offsets = new Map<string, flatbuffers.Offset>();
+
+  constructor(private readonly builder: flatbuffers.Builder) {}
+
+  private once(key: string, write: () => flatbuffers.Offset): flatbuffers.Offset {
+    let offset = this.offsets.get(key);
+    if (offset === undefined) {
+      offset = write();
+      this.offsets.set(key, offset);
+    }
+    return offset;
+  }
+
+  float32Vector(values: readonly number[]): flatbuffers.Offset {
+    // Keyed by the float32 bit patterns, so values that round to the same float32 share a vector.
+    return this.once(`f32:${Array.from(Float32Array.from(values)).join(',')}`, () => float32Vector(this.builder, values));
+  }
+
+  int64Vector(values: readonly number[]): flatbuffers.Offset {
+    return this.once(`i64:${values.join(',')}`, () => int64Vector(this.builder, values));
+  }
+
+  quantization(q: TensorQuantization): flatbuffers.Offset {
+    const scale = this.float32Vector(q.scale);
+    const zeroPoint = this.int64Vector(q.zeroPoint);
+    const dimension = q.quantizedDimension ?? 0;
+    return this.once(`q:${scale}:${zeroPoint}:${dimension}`, () => {
+      // QuantizationParameters: min 0, max 1, scale 2, zero_point 3, details_type 4, details 5, quantized_dimension 6.
+      this.builder.startObject(7);
+      this.builder.addFieldOffset(2, scale, 0);
+      this.builder.addFieldOffset(3, zeroPoint, 0);
+      this.builder.addFieldInt32(6, dimension, 0);
+      return this.builder.endObject();
+    });
+  }
 }
 
-function writeTensor(builder: flatbuffers.Builder, tensor: TfliteTensor): flatbuffers.Offset {
+function writeTensor(builder: flatbuffers.Builder, shared: SharedWriter, tensor: TfliteTensor): flatbuffers.Offset {
   const shape = int32Vector(builder, tensor.shape);
   const name = builder.createString(tensor.name);
-  const quantization = tensor.quantization === undefined ? 0 : writeQuantization(builder, tensor.quantization);
+  const quantization = tensor.quantization === undefined ? 0 : shared.quantization(tensor.quantization);
   // Tensor: shape 0, type 1, buffer 2, name 3, quantization 4.
   builder.startObject(5);
   builder.addFieldOffset(0, shape, 0);
@@ -155,7 +188,8 @@ export function writeTfliteModel(model: TfliteModelData): Uint8Array {
   const codes: number[] = [];
   for (const op of model.operators) if (!codes.includes(op.code)) codes.push(op.code);
 
-  const tensors = offsetVector(builder, model.tensors.map((t) => writeTensor(builder, t)));
+  const shared = new SharedWriter(builder);
+  const tensors = offsetVector(builder, model.tensors.map((t) => writeTensor(builder, shared, t)));
   const operators = offsetVector(builder, model.operators.map((op) => writeOperator(builder, op, codes.indexOf(op.code))));
   const inputs = int32Vector(builder, model.inputs.map((i) => i.tensor));
   const outputs = int32Vector(builder, model.outputs.map((o) => o.tensor));
