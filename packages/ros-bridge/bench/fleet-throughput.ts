@@ -1,83 +1,66 @@
 // End-to-end fleet throughput for 20 KB samples (durable queue, MQTT QoS 1, collector, data set
-// store) next to plain mqtt.js QoS 1 publish and subscribe of same-sized payloads through the same
-// broker, in one run. Brokers: the embedded aedes, and mosquitto when /usr/sbin/mosquitto exists.
-// It also times the data set store alone on the same samples, which bounds the end-to-end rate,
-// once with one file per blob (the store's default) and once with pack files (what the collector uses).
-// NOTE: the robot side, the collector and aedes share one Node.js thread here, and SQLite commits
-// block it while store file writes wait on the libuv pool, so separate machines should do better.
-// Usage: npx nx run ros-bridge:bench-fleet [-- --samples N] [--sync full|normal] [--no-store-fsync] [--in-flight N] [--connections N]
-import { createHash, randomBytes } from 'node:crypto';
+// store) next to plain mqtt.js QoS 1 publish and subscribe of the same encoded samples through the
+// same broker, in one run. Brokers: aedes, and mosquitto when /usr/sbin/mosquitto exists.
+// The default arrangement is that of separate machines. The robot side (outbound queue and uplink)
+// and the plain publisher each run in a child process, and aedes runs in a child process of its own.
+// The collector and the plain subscriber run in this process. `--in-process` runs everything but
+// mosquitto on this one thread instead.
+// It also times the data set store alone on the same samples, once with one file per blob (the
+// store's default) and once with pack files (what the collector uses).
+// Usage: npx nx run ros-bridge:bench-fleet [-- --samples N] [--in-process] [--sync full|normal] [--no-store-fsync] [--in-flight N] [--connections N]
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { computeSampleId, sha256Hex, type SampleRecord } from '@fieldloop/contracts';
 import { DatasetStore } from '@fieldloop/dataset';
 import mqtt from 'mqtt';
 import { FleetCollector } from '../src/fleet/collector.ts';
 import { startEmbeddedBroker } from '../src/fleet/embedded-broker.ts';
-import { MqttUplink } from '../src/fleet/mqtt-uplink.ts';
-import { OutboundQueue } from '../src/fleet/outbound-queue.ts';
-import { encodeSample } from '../src/fleet/sample-codec.ts';
 import { Mosquitto, mosquittoMissing } from '../test/fleet/support/mosquitto.ts';
+import { startBenchChild, type BenchChild } from './fleet-bench-process.ts';
+import { makeBenchSamples, plainPayloads, type BenchSample } from './fleet-bench-samples.ts';
+import { BENCH_FLEET, PLAIN_TOPIC, prepareSender, type SenderConfig } from './fleet-bench-sender.ts';
 
-const count = process.argv.includes('--samples') ? Number(process.argv[process.argv.indexOf('--samples') + 1]) : 1000;
-const synchronous = process.argv.includes('--sync') ? (process.argv[process.argv.indexOf('--sync') + 1] as 'full' | 'normal') : 'full';
+function option(name: string): string | undefined {
+  const index = process.argv.indexOf(name);
+  return index === -1 ? undefined : process.argv[index + 1];
+}
+
+const count = Number(option('--samples') ?? 1000);
+const synchronous = (option('--sync') ?? 'full') as 'full' | 'normal';
 const storeFsync = !process.argv.includes('--no-store-fsync');
-const maxInFlight = process.argv.includes('--in-flight') ? Number(process.argv[process.argv.indexOf('--in-flight') + 1]) : 64;
-const connections = process.argv.includes('--connections') ? Number(process.argv[process.argv.indexOf('--connections') + 1]) : undefined;
-const WIDTH = 64;
-const HEIGHT = 64;
-const IMAGE_BYTES = 7 * 1024;
+const inProcess = process.argv.includes('--in-process');
+const maxInFlight = Number(option('--in-flight') ?? 64);
+const connectionsText = option('--connections');
+const connections = connectionsText === undefined ? undefined : Number(connectionsText);
+const seed = randomBytes(8).toString('hex');
 
-interface BenchSample {
-  record: SampleRecord;
-  image: Buffer;
-  input: Buffer;
+/** Starts one sending side: in a child process by default, or in this process with `--in-process`. */
+async function startSender(config: SenderConfig): Promise<BenchChild> {
+  if (!inProcess) return startBenchChild({ role: 'sender', config });
+  const sender = await prepareSender(config);
+  return { url: null, go: () => sender.send().then(() => performance.now()), stop: () => sender.close() };
 }
 
-function makeSamples(n: number): BenchSample[] {
-  const samples: BenchSample[] = [];
-  for (let i = 0; i < n; i += 1) {
-    const input = randomBytes(WIDTH * HEIGHT * 3);
-    const image = randomBytes(IMAGE_BYTES);
-    const inputSha256 = sha256Hex(input);
-    const labels = { steering: i % 90 };
-    const record: SampleRecord = {
-      id: computeSampleId(inputSha256, labels, []),
-      imageSha256: sha256Hex(image),
-      inputSha256,
-      width: WIDTH,
-      height: HEIGHT,
-      labels,
-      tags: [],
-      source: { recording: 'bench', topic: '/camera', logTimeNs: String(1_700_000_000_000_000_000n + BigInt(i)), file: 'live' },
-      splitKey: `bench-${createHash('md5').update(String(i)).digest('hex').slice(0, 6)}`,
-    };
-    samples.push({ record, image, input });
-  }
-  return samples;
-}
-
-async function plainRun(url: string, version: 4 | 5, payloads: Buffer[]): Promise<number> {
-  const topic = 'bench/plain';
+async function plainRun(url: string, version: 4 | 5, dir: string): Promise<number> {
   const subscriber = await mqtt.connectAsync(url, { protocolVersion: version });
-  await subscriber.subscribeAsync(topic, { qos: 1 });
-  const publisher = await mqtt.connectAsync(url, { protocolVersion: version });
+  await subscriber.subscribeAsync(PLAIN_TOPIC, { qos: 1 });
   let received = 0;
   const done = new Promise<void>((resolve) => {
     subscriber.on('message', () => {
       received += 1;
-      if (received === payloads.length) resolve();
+      if (received === count) resolve();
     });
   });
+  const publisher = await startSender({ kind: 'plain', url, protocolVersion: version, samples: count, seed, dir, synchronous, maxInFlight });
   const start = performance.now();
-  await Promise.all(payloads.map((payload) => publisher.publishAsync(topic, payload, { qos: 1 })));
-  await done;
-  const seconds = (performance.now() - start) / 1000;
-  await publisher.endAsync();
+  // The run ends when the subscriber has every message and the publisher every PUBACK.
+  const [sentAt, receivedAt] = await Promise.all([publisher.go(), done.then(() => performance.now())]);
+  const seconds = (Math.max(sentAt, receivedAt) - start) / 1000;
+  await publisher.stop();
   await subscriber.endAsync();
-  return payloads.length / seconds;
+  return count / seconds;
 }
 
 /** Adds the samples to a new store as one snapshot, 32 adds at a time like the collector, and returns samples/s. */
@@ -93,9 +76,21 @@ async function storeRun(samples: BenchSample[], dir: string, packBlobs: boolean)
   return samples.length / ((performance.now() - start) / 1000);
 }
 
-async function fleetRun(url: string, version: 4 | 5, samples: BenchSample[], dir: string): Promise<{ transport: number; endToEnd: number }> {
+/** Milliseconds from the start of a fleet run to the end of each of its phases, and the rates they give. */
+interface FleetResult {
+  transport: number;
+  endToEnd: number;
+  /** The broker acknowledged the robot's last message, so its queue is empty. */
+  robotDoneMs: number;
+  /** The collector counted the last sample as durable in its state and sent its PUBACK. */
+  acknowledgedMs: number;
+  /** The collector's last field batch is committed to the store. */
+  committedMs: number;
+}
+
+async function fleetRun(url: string, version: 4 | 5, dir: string): Promise<FleetResult> {
   const collector = await FleetCollector.start({
-    fleet: 'bench',
+    fleet: BENCH_FLEET,
     broker: { url, protocolVersion: version },
     storeDir: join(dir, 'store'),
     statePath: join(dir, 'collector.db'),
@@ -106,41 +101,57 @@ async function fleetRun(url: string, version: 4 | 5, samples: BenchSample[], dir
     synchronous,
     storeFsync,
   });
-  const queue = OutboundQueue.open({ path: join(dir, 'queue.db'), synchronous });
-  const uplink = new MqttUplink({ fleet: 'bench', robot: 'bench-robot', broker: { url, protocolVersion: version }, queue, maxMessagesPerSecond: 1e9, maxInFlight });
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  const robot = await startSender({ kind: 'robot', url, protocolVersion: version, samples: count, seed, dir, synchronous, maxInFlight });
   const start = performance.now();
-  // Like the plain publisher, the robot side hands over every sample at once; add() commits them in groups.
-  await Promise.all(samples.map((sample) => uplink.add(sample.record, { image: sample.image, input: sample.input })));
-  while (collector.stats().accepted < samples.length) await new Promise((resolve) => setImmediate(resolve));
+  const sent = robot.go();
+  while (collector.stats().accepted < count) await new Promise((resolve) => setTimeout(resolve, 1));
   const acknowledged = performance.now();
   await collector.close();
   const committed = performance.now();
-  await uplink.close();
-  queue.close();
-  return { transport: samples.length / ((acknowledged - start) / 1000), endToEnd: samples.length / ((committed - start) / 1000) };
+  const robotDone = await sent;
+  await robot.stop();
+  return {
+    transport: count / ((acknowledged - start) / 1000),
+    endToEnd: count / ((committed - start) / 1000),
+    robotDoneMs: robotDone - start,
+    acknowledgedMs: acknowledged - start,
+    committedMs: committed - start,
+  };
 }
 
-const samples = makeSamples(count);
-const payloadBytes = encodeSample({ robot: 'bench-robot', bootId: '0'.repeat(32), sequence: 0, record: samples[0]!.record, image: samples[0]!.image, input: samples[0]!.input, extra: null }).length;
-const payloads = samples.map(() => randomBytes(payloadBytes));
+interface RunningBroker {
+  url: string;
+  version: 4 | 5;
+  stop: () => Promise<void>;
+}
+
+async function startAedes(): Promise<RunningBroker> {
+  if (inProcess) {
+    const broker = await startEmbeddedBroker();
+    return { url: broker.url, version: 4, stop: () => broker.close() };
+  }
+  const child = await startBenchChild({ role: 'broker' });
+  if (child.url === null) throw new Error('the bench broker process reported no URL');
+  return { url: child.url, version: 4, stop: () => child.stop() };
+}
+
+const samples = makeBenchSamples(count, seed);
+const payloadBytes = plainPayloads(samples.slice(0, 1))[0]!.length;
 console.log(
-  `${count} samples of ${(payloadBytes / 1024).toFixed(1)} KiB per MQTT message; queue and collector state with SQLite synchronous=${synchronous.toUpperCase()}, ` +
-    `store fsync ${storeFsync ? 'on' : 'off'}, collector connections on MQTT 5 ${connections ?? 'default'}`,
+  `${count} samples of ${(payloadBytes / 1024).toFixed(1)} KiB per MQTT message; ` +
+    (inProcess
+      ? 'arrangement: robot side, plain publisher, aedes, collector and plain subscriber all in the bench process (--in-process); '
+      : 'arrangement: robot side and plain publisher each in a child process, aedes in its own process, collector and plain subscriber in the bench process; ') +
+    `queue and collector state with SQLite synchronous=${synchronous.toUpperCase()}, store fsync ${storeFsync ? 'on' : 'off'}, ` +
+    `collector connections on MQTT 5 ${connections ?? 'default'}`,
 );
 
-const brokers: Array<{ name: string; start: (dir: string) => Promise<{ url: string; version: 4 | 5; stop: () => Promise<void> }> }> = [
-  {
-    name: 'aedes (in-process, MQTT 3.1.1)',
-    start: async () => {
-      const broker = await startEmbeddedBroker();
-      return { url: broker.url, version: 4, stop: () => broker.close() };
-    },
-  },
+const brokers: Array<{ name: string; start: (dir: string) => Promise<RunningBroker> }> = [
+  { name: `aedes (${inProcess ? 'in-process' : 'own process'}, MQTT 3.1.1)`, start: () => startAedes() },
 ];
 if (mosquittoMissing === null) {
   brokers.push({
-    name: 'mosquitto (MQTT 5, persistence on)',
+    name: 'mosquitto (own process, MQTT 5, persistence on)',
     start: async (dir) => {
       const broker = await Mosquitto.start(dir);
       return { url: broker.url, version: 5, stop: () => broker.stop() };
@@ -152,8 +163,8 @@ for (const entry of brokers) {
   const dir = await mkdtemp(join(tmpdir(), 'fieldloop-bench-fleet-'));
   const broker = await entry.start(dir);
   try {
-    const plain = await plainRun(broker.url, broker.version, payloads);
-    const fleet = await fleetRun(broker.url, broker.version, samples, dir);
+    const plain = await plainRun(broker.url, broker.version, dir);
+    const fleet = await fleetRun(broker.url, broker.version, dir);
     const storeLoose = await storeRun(samples, join(dir, 'store-alone-loose'), false);
     const storePacked = await storeRun(samples, join(dir, 'store-alone-packed'), true);
     console.log(
@@ -162,6 +173,10 @@ for (const entry of brokers) {
         `${fleet.endToEnd.toFixed(0)} samples/s (ratio ${(fleet.endToEnd / plain).toFixed(2)}, goal >= 0.50) | ` +
         `store alone, one file per blob ${storeLoose.toFixed(0)} samples/s (ratio ${(storeLoose / plain).toFixed(2)}) | ` +
         `store alone, packed ${storePacked.toFixed(0)} samples/s (ratio ${(storePacked / plain).toFixed(2)})`,
+    );
+    console.log(
+      `  fleet run phases: robot queue empty after ${fleet.robotDoneMs.toFixed(0)} ms, last PUBACK of the collector after ` +
+        `${fleet.acknowledgedMs.toFixed(0)} ms, last field batch committed after ${fleet.committedMs.toFixed(0)} ms; plain run ${((count / plain) * 1000).toFixed(0)} ms`,
     );
   } finally {
     await broker.stop();

@@ -1,10 +1,14 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
+import { IntakeJournal, type JournalRecordRef } from './intake-journal.ts';
 import type { QueueSynchronous } from './outbound-queue.ts';
 import type { SampleChunk } from './sample-codec.ts';
 
 export interface CollectorStateOptions {
-  /** SQLite file; `:memory:` keeps nothing across restarts and suits only tests. */
+  /**
+   * SQLite file; `:memory:` keeps nothing across restarts and suits only tests. Payloads of a file
+   * state go to the intake journal, a directory named after the file plus `.intake`.
+   */
   path: string;
   /**
    * `full` (default): `sync()` makes every commit before it survive a power loss. `normal`:
@@ -13,6 +17,8 @@ export interface CollectorStateOptions {
   synchronous?: QueueSynchronous;
   /** Bytes of incomplete chunked samples kept at most; older ones are dropped first. Default 256 MiB. */
   maxChunkBytes?: number;
+  /** Bytes of one intake journal segment file at most, before a new one starts; default 64 MiB. */
+  journalSegmentBytes?: number;
 }
 
 /** A received sample waiting to be committed to the store. */
@@ -27,11 +33,32 @@ export type ReceiveOutcome = 'accepted' | 'duplicate-sequence' | 'duplicate-cont
 
 export type ChunkOutcome = { kind: 'duplicate-sequence' } | { kind: 'stored' } | { kind: 'complete'; payload: Buffer };
 
+/** Columns that the `pending` table gained with the intake journal, added to older state files on open. */
+const JOURNAL_COLUMNS = ['boot TEXT', 'seq INTEGER', 'segment INTEGER', 'offset INTEGER', 'length INTEGER', 'crc INTEGER'];
+
+interface PendingRow {
+  id: number;
+  robot: string;
+  sample_id: string;
+  payload: Buffer;
+  segment: number | null;
+  offset: number | null;
+  length: number | null;
+  crc: number | null;
+}
+
 /**
  * The collector's durable memory, in one SQLite file in WAL mode: every (robot, boot, sequence)
  * seen, samples received but not yet in the store, chunks of incomplete samples, and the ids of
  * committed samples. A message is acknowledged to the broker only after its row is committed
  * here, so a collector crash loses nothing and a redelivery is recognised by its sequence key.
+ *
+ * The payload of a pending sample goes to an append-only `IntakeJournal`, and its row keeps only
+ * where the payload lies. The journal is written before the rows commit, and `sync()` syncs both,
+ * so a killed process keeps every record that a row refers to. After a power loss, a record may
+ * be lost while its row survived. Such rows were never acknowledged, so on open the state drops
+ * them with their sequence keys and accepts the broker's redelivery. Samples reassembled from
+ * chunks keep their payload in SQLite, because their chunks were acknowledged one by one.
  */
 export class CollectorState {
   private readonly db: Database.Database;
@@ -39,6 +66,10 @@ export class CollectorState {
   private readonly statements = new Map<string, Database.Statement>();
   /** The write-ahead log that `sync()` flushes; null when commits need no sync (`normal`, or `:memory:`). */
   private readonly walPath: string | null;
+  /** Null for `:memory:`, whose payloads stay in SQLite. */
+  private readonly journal: IntakeJournal | null;
+  /** Pending rows dropped on open because their journal record was missing or torn. */
+  readonly droppedAtOpen: number;
 
   constructor(options: CollectorStateOptions) {
     this.maxChunkBytes = options.maxChunkBytes ?? 256 * 1024 * 1024;
@@ -60,7 +91,8 @@ export class CollectorState {
       ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS pending (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
-        robot TEXT NOT NULL, sample_id TEXT NOT NULL, payload BLOB NOT NULL, received_at INTEGER NOT NULL
+        robot TEXT NOT NULL, sample_id TEXT NOT NULL, payload BLOB NOT NULL, received_at INTEGER NOT NULL,
+        boot TEXT, seq INTEGER, segment INTEGER, offset INTEGER, length INTEGER, crc INTEGER
       );
       CREATE INDEX IF NOT EXISTS pending_sample ON pending (sample_id);
       CREATE TABLE IF NOT EXISTS chunks (
@@ -73,19 +105,75 @@ export class CollectorState {
         version INTEGER NOT NULL, committed_at TEXT NOT NULL, samples INTEGER NOT NULL, per_robot TEXT NOT NULL
       );
     `);
+    const columns = new Set((this.db.pragma('table_info(pending)') as Array<{ name: string }>).map((column) => column.name));
+    for (const column of JOURNAL_COLUMNS) {
+      if (!columns.has(column.split(' ')[0] as string)) this.db.exec(`ALTER TABLE pending ADD COLUMN ${column}`);
+    }
+    try {
+      this.journal = this.db.memory ? null : new IntakeJournal(`${this.db.name}.intake`, options.journalSegmentBytes);
+      this.droppedAtOpen = this.dropLostRecords();
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
   }
 
   /**
-   * Runs `body` in one transaction, so a single WAL sync commits every message it records.
+   * Deletes pending rows whose journal record a power loss lost or tore, and their sequence keys,
+   * so that the broker's redelivery of those never acknowledged messages is accepted again.
+   */
+  private dropLostRecords(): number {
+    const journal = this.journal;
+    if (journal === null) return 0;
+    const rows = this.sql('SELECT id, robot, boot, seq, segment, offset, length, crc FROM pending WHERE segment IS NOT NULL').all() as Array<
+      JournalRecordRef & { id: number; robot: string; boot: string; seq: number }
+    >;
+    const lost = rows.filter((row) => journal.read(row) === null);
+    if (lost.length > 0) {
+      this.transaction(() => {
+        for (const row of lost) {
+          this.sql('DELETE FROM pending WHERE id = ?').run(row.id);
+          this.sql('DELETE FROM seen WHERE robot = ? AND boot = ? AND seq = ?').run(row.robot, row.boot, row.seq);
+        }
+      });
+    }
+    this.removeUnusedSegments();
+    return lost.length;
+  }
+
+  private removeUnusedSegments(): void {
+    if (this.journal === null) return;
+    const used = this.sql('SELECT DISTINCT segment FROM pending WHERE segment IS NOT NULL').all() as Array<{ segment: number }>;
+    this.journal.removeSegmentsExcept(new Set(used.map((row) => row.segment)));
+  }
+
+  /**
+   * Runs `body` in one transaction and writes the journal records it appended before the commit,
+   * so a single `sync()` covers every message it records.
    * The receive methods called inside it become savepoints: one that throws rolls back only its
    * own writes, and the caller may catch that and go on.
    */
   transaction<T>(body: () => T): T {
-    return this.db.transaction(body).immediate();
+    const run = this.db.transaction((): T => {
+      const result = body();
+      // Journal records reach the file before the rows that refer to them commit.
+      this.journal?.flush();
+      return result;
+    });
+    try {
+      return run.immediate();
+    } catch (error) {
+      this.journal?.discard();
+      throw error;
+    }
   }
 
-  /** Records a complete sample unless its sequence key or its content was seen before. */
-  receiveSample(robot: string, bootId: string, sequence: number, sampleId: string, payload: Buffer): ReceiveOutcome {
+  /**
+   * Records a complete sample unless its sequence key or its content was seen before. Pass
+   * `reassembled` for a sample put together from chunks, whose payload then stays in SQLite.
+   */
+  receiveSample(robot: string, bootId: string, sequence: number, sampleId: string, payload: Buffer, reassembled = false): ReceiveOutcome {
+    if (!this.db.inTransaction) return this.transaction(() => this.receiveSample(robot, bootId, sequence, sampleId, payload, reassembled));
     const run = this.db.transaction((): ReceiveOutcome => {
       this.sql('DELETE FROM chunks WHERE robot = ? AND boot = ? AND seq = ?').run(robot, bootId, sequence);
       const inserted = this.sql('INSERT OR IGNORE INTO seen (robot, boot, seq) VALUES (?, ?, ?)').run(robot, bootId, sequence);
@@ -94,7 +182,14 @@ export class CollectorState {
         this.sql('SELECT 1 FROM committed WHERE sample_id = ?').get(sampleId) !== undefined ||
         this.sql('SELECT 1 FROM pending WHERE sample_id = ?').get(sampleId) !== undefined;
       if (known) return 'duplicate-content';
-      this.sql('INSERT INTO pending (robot, sample_id, payload, received_at) VALUES (?, ?, ?, ?)').run(robot, sampleId, payload, Date.now());
+      if (this.journal === null || reassembled) {
+        this.sql('INSERT INTO pending (robot, sample_id, payload, received_at) VALUES (?, ?, ?, ?)').run(robot, sampleId, payload, Date.now());
+        return 'accepted';
+      }
+      const ref = this.journal.append(payload);
+      this.sql(
+        `INSERT INTO pending (robot, sample_id, payload, received_at, boot, seq, segment, offset, length, crc) VALUES (?, ?, x'', ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(robot, sampleId, Date.now(), bootId, sequence, ref.segment, ref.offset, ref.length, ref.crc);
       return 'accepted';
     });
     return run.immediate();
@@ -156,15 +251,23 @@ export class CollectorState {
     return run.immediate();
   }
 
-  /** Returns up to `limit` pending samples, oldest first. */
+  /** Returns up to `limit` pending samples, oldest first, with their payloads read from the journal. */
   pending(limit: number): PendingSample[] {
-    const rows = this.sql('SELECT id, robot, sample_id, payload FROM pending ORDER BY id LIMIT ?').all(limit) as Array<{
-      id: number;
-      robot: string;
-      sample_id: string;
-      payload: Buffer;
-    }>;
-    return rows.map((row) => ({ rowId: row.id, robot: row.robot, sampleId: row.sample_id, payload: row.payload }));
+    const rows = this.sql('SELECT id, robot, sample_id, payload, segment, offset, length, crc FROM pending ORDER BY id LIMIT ?').all(limit) as PendingRow[];
+    return rows.map((row) => ({ rowId: row.id, robot: row.robot, sampleId: row.sample_id, payload: this.payloadOf(row) }));
+  }
+
+  private payloadOf(row: PendingRow): Buffer {
+    if (row.segment === null || this.journal === null) return row.payload;
+    const ref = { segment: row.segment, offset: row.offset as number, length: row.length as number, crc: row.crc as number };
+    const payload = this.journal.read(ref);
+    if (payload === null) {
+      throw new Error(
+        `the intake journal record of pending sample ${row.sample_id} (segment ${ref.segment}, offset ${ref.offset}) is missing or corrupt; ` +
+          `restart the collector, which drops such rows so that the broker redelivers the message`,
+      );
+    }
+    return payload;
   }
 
   pendingCount(): number {
@@ -186,34 +289,41 @@ export class CollectorState {
       }
     });
     run.immediate();
+    this.removeUnusedSegments();
   }
 
   /**
-   * Syncs the write-ahead log with fdatasync, so every commit made before the call survives a
-   * power loss. Does nothing with `synchronous: 'normal'`. Throws when the sync fails.
+   * Syncs the write-ahead log and the intake journal with fdatasync, so every commit made before
+   * the call survives a power loss. Does nothing with `synchronous: 'normal'`. Throws when a sync fails.
    */
   async sync(): Promise<void> {
     if (this.walPath === null) return;
+    await Promise.all([this.syncWal(this.walPath), this.journal?.sync()]);
+  }
+
+  private async syncWal(walPath: string): Promise<void> {
     // fdatasync flushes the file, not only this descriptor's writes, so SQLite's own writes are covered.
     let wal: FileHandle;
     try {
-      wal = await open(this.walPath, 'r');
+      wal = await open(walPath, 'r');
     } catch (error) {
       // SQLite creates the WAL file with the first transaction, so a missing one holds no commits.
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw new Error(`syncing the collector state's write-ahead log ${this.walPath} failed: ${(error as Error).message}`, { cause: error });
+      throw new Error(`syncing the collector state's write-ahead log ${walPath} failed: ${(error as Error).message}`, { cause: error });
     }
     try {
       await wal.datasync();
     } catch (error) {
-      throw new Error(`syncing the collector state's write-ahead log ${this.walPath} failed: ${(error as Error).message}`, { cause: error });
+      throw new Error(`syncing the collector state's write-ahead log ${walPath} failed: ${(error as Error).message}`, { cause: error });
     } finally {
       await wal.close();
     }
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.db.close();
+    this.journal?.close();
   }
 
   /** Returns a prepared statement, compiling each SQL text once. */

@@ -109,10 +109,10 @@ async function openStoreWithRetry(dir: string, options: DatasetStoreOptions, att
 /**
  * Receives field samples from every robot of a fleet and commits them to a data set store as
  * field batches. Each message is checked and de-duplicated by (robot, boot, sequence) and by
- * sample id. Its PUBACK is sent only after its state commit and a sync of the state's WAL that
- * covers it. Messages that arrive in the same event-loop turn, on any of the collector's
- * connections, share one state commit, and commits made while a sync runs share the next sync
- * (group commit). The sync runs on the libuv thread pool. Pending samples go to the store as one
+ * sample id. Its PUBACK is sent only after its state commit and a sync of the state's WAL and
+ * intake journal that covers it. Messages that arrive in the same event-loop turn, on any of the
+ * collector's connections, share one state commit, and commits made while a sync runs share the
+ * next sync (group commit). The sync runs on the libuv thread pool. Pending samples go to the store as one
  * new snapshot per batch: on `commitEvery`, on `commitIntervalMs` and at close. Malformed messages are
  * counted, logged with the robot id and acknowledged, so the broker does not redeliver them.
  */
@@ -164,6 +164,12 @@ export class FleetCollector {
     const filter = shareGroup ? `$share/${shareGroup}/${fleetTopics.allSamples(options.fleet)}` : fleetTopics.allSamples(options.fleet);
     const state = new CollectorState({ path: options.statePath, synchronous: options.synchronous });
     const collector = new FleetCollector(options, state);
+    if (state.droppedAtOpen > 0) {
+      collector.log.warn(
+        { statePath: options.statePath, dropped: state.droppedAtOpen },
+        'dropped pending samples whose intake journal records a crash lost; the broker redelivers them, because they were never acknowledged',
+      );
+    }
     const connect = (id: string): ReturnType<typeof connectCollector> =>
       connectCollector({
         broker: options.broker,
@@ -329,6 +335,7 @@ export class FleetCollector {
     }
     let sample: FieldSample;
     let sampleBytes = payload;
+    let reassembled = false;
     if (decoded.kind === 'chunk') {
       const outcome = this.state.receiveChunk(decoded.chunk);
       if (outcome.kind === 'duplicate-sequence') return 'duplicate-sequence';
@@ -345,10 +352,11 @@ export class FleetCollector {
         throw error;
       }
       sampleBytes = outcome.payload;
+      reassembled = true;
     } else {
       sample = decoded.sample;
     }
-    return this.state.receiveSample(sample.robot, sample.bootId, sample.sequence, sample.record.id, sampleBytes);
+    return this.state.receiveSample(sample.robot, sample.bootId, sample.sequence, sample.record.id, sampleBytes, reassembled);
   }
 
   private reject(robot: string | null, topic: string, reason: string): void {

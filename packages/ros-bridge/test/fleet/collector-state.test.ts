@@ -1,6 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { CollectorState } from '../../src/fleet/collector-state.ts';
 import { decodeFleetMessage, encodeSample, encodeSamplePayloads, newBootId, type SampleChunk } from '../../src/fleet/sample-codec.ts';
@@ -140,5 +141,155 @@ describe('CollectorState', () => {
     } finally {
       state.close();
     }
+  });
+
+  describe('intake journal', () => {
+    async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
+      const dir = await mkdtemp(join(tmpdir(), 'fieldloop-journal-'));
+      try {
+        await body(dir);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+
+    function sqlitePayloadBytes(path: string): number[] {
+      const db = new Database(path, { readonly: true });
+      try {
+        return (db.prepare('SELECT length(payload) AS n FROM pending ORDER BY id').all() as Array<{ n: number }>).map((row) => row.n);
+      } finally {
+        db.close();
+      }
+    }
+
+    it('keeps payloads out of SQLite', async () => {
+      await withDir(async (dir) => {
+        const path = join(dir, 'state.db');
+        const state = new CollectorState({ path });
+        const payload = Buffer.from('payload of sample one');
+        expect(state.receiveSample('r', 'b', 0, 'id-1', payload)).toBe('accepted');
+        await state.sync();
+        state.close();
+        expect(sqlitePayloadBytes(path)).toEqual([0]);
+        const reopened = new CollectorState({ path });
+        expect(reopened.droppedAtOpen).toBe(0);
+        expect(reopened.pending(10).map((row) => row.payload.toString())).toEqual([payload.toString()]);
+        reopened.close();
+      });
+    });
+
+    it('keeps reassembled payloads in SQLite', async () => {
+      await withDir(async (dir) => {
+        const path = join(dir, 'state.db');
+        const state = new CollectorState({ path });
+        expect(state.receiveSample('r', 'b', 0, 'id-1', Buffer.from('whole'), true)).toBe('accepted');
+        state.close();
+        expect(sqlitePayloadBytes(path)).toEqual([5]);
+      });
+    });
+
+    it('drops rows of a lost record', async () => {
+      await withDir(async (dir) => {
+        const path = join(dir, 'state.db');
+        const state = new CollectorState({ path });
+        state.transaction(() => {
+          state.receiveSample('r', 'b', 0, 'id-1', Buffer.alloc(100, 1));
+          state.receiveSample('r', 'b', 1, 'id-2', Buffer.alloc(100, 2));
+        });
+        state.close();
+        // A power loss that kept the SQLite commit but only part of the journal write.
+        const [segment] = await readdir(`${path}.intake`);
+        const segmentPath = join(`${path}.intake`, segment as string);
+        await truncate(segmentPath, (await stat(segmentPath)).size - 10);
+        const reopened = new CollectorState({ path });
+        expect(reopened.droppedAtOpen).toBe(1);
+        expect(reopened.pending(10).map((row) => row.sampleId)).toEqual(['id-1']);
+        // The lost message was never acknowledged, so its redelivery must be accepted.
+        expect(reopened.receiveSample('r', 'b', 1, 'id-2', Buffer.alloc(100, 2))).toBe('accepted');
+        expect(reopened.receiveSample('r', 'b', 0, 'id-1', Buffer.alloc(100, 1))).toBe('duplicate-sequence');
+        reopened.close();
+      });
+    });
+
+    it('detects a corrupt record', async () => {
+      await withDir(async (dir) => {
+        const path = join(dir, 'state.db');
+        const state = new CollectorState({ path });
+        state.receiveSample('r', 'b', 0, 'id-1', Buffer.alloc(100, 1));
+        state.close();
+        const [segment] = await readdir(`${path}.intake`);
+        // One flipped byte in the payload, which starts after the 12-byte record header.
+        const file = await open(join(`${path}.intake`, segment as string), 'r+');
+        await file.write(Buffer.from([0xff]), 0, 1, 50);
+        await file.close();
+        const reopened = new CollectorState({ path });
+        expect(reopened.droppedAtOpen).toBe(1);
+        expect(reopened.pendingCount()).toBe(0);
+        reopened.close();
+      });
+    });
+
+    it('removes settled segments', async () => {
+      await withDir(async (dir) => {
+        const path = join(dir, 'state.db');
+        // Segments of 64 bytes hold one 100-byte record each.
+        const state = new CollectorState({ path, journalSegmentBytes: 64 });
+        for (let sequence = 0; sequence < 3; sequence += 1) state.receiveSample('r', 'b', sequence, `id-${sequence}`, Buffer.alloc(100, sequence));
+        await state.sync();
+        expect(await readdir(`${path}.intake`)).toHaveLength(3);
+        const [first, ...rest] = state.pending(10);
+        expect(rest.map((row) => row.payload[0])).toEqual([1, 2]);
+        state.settle([first!.rowId], ['id-0'], null);
+        expect(await readdir(`${path}.intake`)).toHaveLength(2);
+        state.settle(rest.map((row) => row.rowId), ['id-1', 'id-2'], null);
+        expect(await readdir(`${path}.intake`)).toHaveLength(1);
+        state.close();
+        const reopened = new CollectorState({ path });
+        expect(reopened.pendingCount()).toBe(0);
+        expect(await readdir(`${path}.intake`)).toHaveLength(1);
+        reopened.close();
+      });
+    });
+
+    it('rolls back on a failed journal write', async () => {
+      await withDir(async (dir) => {
+        const path = join(dir, 'state.db');
+        const state = new CollectorState({ path });
+        const journal = (state as unknown as { journal: { flush(): void } }).journal;
+        const flush = journal.flush.bind(journal);
+        journal.flush = () => {
+          throw new Error('no space left on device');
+        };
+        expect(() => state.transaction(() => state.receiveSample('r', 'b', 0, 'id-1', Buffer.from('x')))).toThrow('no space left on device');
+        expect(state.pendingCount()).toBe(0);
+        journal.flush = flush;
+        // The rolled-back message is not remembered, so its redelivery is accepted.
+        expect(state.receiveSample('r', 'b', 0, 'id-1', Buffer.from('x'))).toBe('accepted');
+        expect(state.pending(10).map((row) => row.payload.toString())).toEqual(['x']);
+        state.close();
+      });
+    });
+
+    it('opens a state file of the old layout', async () => {
+      await withDir(async (dir) => {
+        const path = join(dir, 'state.db');
+        const old = new Database(path);
+        old.exec(`
+          CREATE TABLE pending (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            robot TEXT NOT NULL, sample_id TEXT NOT NULL, payload BLOB NOT NULL, received_at INTEGER NOT NULL
+          );
+          INSERT INTO pending (robot, sample_id, payload, received_at) VALUES ('r', 'id-old', x'0102', 0);
+        `);
+        old.close();
+        const state = new CollectorState({ path });
+        expect(state.receiveSample('r', 'b', 0, 'id-new', Buffer.from([3]))).toBe('accepted');
+        expect(state.pending(10).map((row) => [row.sampleId, [...row.payload]])).toEqual([
+          ['id-old', [1, 2]],
+          ['id-new', [3]],
+        ]);
+        state.close();
+      });
+    });
   });
 });
