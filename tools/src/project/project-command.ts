@@ -7,6 +7,7 @@ import { loadProjectConfig } from './project-config.ts';
 import type { ProjectContext } from './project-context.ts';
 import { projectPaths, STAGES } from './project-paths.ts';
 import { readReleases } from './release-registry.ts';
+import { readStageRecord, STAGE_RECORD_FILE } from './stage-record.ts';
 import { distillStage } from './stages/distill-stage.ts';
 import { evaluateStage } from './stages/evaluate-stage.ts';
 import { exportStage } from './stages/export-stage.ts';
@@ -85,7 +86,17 @@ async function runStep(step: ProjectStep, context: ProjectContext, cli: CliConte
       const releases = await readReleases(context.paths);
       const lines = [`project ${context.paths.dir} (${context.config.file})`];
       lines.push(releases.length === 0 ? 'no release yet' : `releases: ${releases.map((r) => `v${r.version} (round ${r.round}, snapshot v${r.snapshotVersion})`).join(', ')}`);
-      for (const stage of STAGES) lines.push(`  ${stage}: ${existsSync(join(context.paths.stage(stage), 'stage.json')) ? 'done' : 'not run'}`);
+      const current = existsSync(join(context.paths.stage('ingest'), STAGE_RECORD_FILE)) ? (await readStageRecord(context.paths, 'ingest')).basis : null;
+      if (current) lines.push(`round ${current.round}: snapshot v${current.snapshot.version}, ${current.baseline ? `against v${current.baseline.version}` : 'no release to compare against'}`);
+      for (const stage of STAGES) {
+        if (!existsSync(join(context.paths.stage(stage), STAGE_RECORD_FILE))) {
+          lines.push(`  ${stage}: not run`);
+          continue;
+        }
+        const { basis } = await readStageRecord(context.paths, stage);
+        const same = current !== null && basis.snapshot.manifestHash === current.snapshot.manifestHash;
+        lines.push(`  ${stage}: ${same ? 'done' : `stale, made for snapshot v${basis.snapshot.version}`}`);
+      }
       return done({ releases }, lines.join('\n'));
     }
   }
