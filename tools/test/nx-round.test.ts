@@ -14,7 +14,13 @@ const NX = join(REPO, 'node_modules', 'nx', 'dist', 'bin', 'nx.js');
 function nxEnv(cache: string, workspaceData: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('NX_') && key !== 'VITEST' && !key.startsWith('VITEST_')) env[key] = value;
-  return { ...env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_CACHE_DIRECTORY: cache, NX_WORKSPACE_DATA_DIRECTORY: workspaceData };
+  delete env.FORCE_COLOR;
+  return { ...env, NO_COLOR: '1', NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_CACHE_DIRECTORY: cache, NX_WORKSPACE_DATA_DIRECTORY: workspaceData };
+}
+
+/** Returns a command's stdout and stderr together, without terminal colour codes. */
+function plainOutput(result: { stdout: string; stderr: string }): string {
+  return (result.stdout + result.stderr).replace(/\u001b\[[0-9;]*m/g, '');
 }
 
 async function waitFor(file: string, timeoutMs: number): Promise<void> {
@@ -70,7 +76,7 @@ describe('the round as Nx targets', () => {
     expect(existsSync(join(REPO, projectDir, 'stages', 'publish', 'stage.json'))).toBe(false);
 
     const resumed = spawnSync(process.execPath, args, { cwd: REPO, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    const output = resumed.stdout + resumed.stderr;
+    const output = plainOutput(resumed);
     expect(resumed.status, output.slice(-4000)).toBe(0);
     expect(output).toMatch(/nx run trainer:train[^\n]*(local cache|existing outputs match the cache)/);
     expect(output).not.toMatch(/nx run distill:distill[^\n]*(local cache|existing outputs match the cache)/);
@@ -78,7 +84,7 @@ describe('the round as Nx targets', () => {
     expect(output).toMatch(/round 0 \(snapshot v\d+, \d+ s\): .*(published v1|blocked: )/);
 
     const again = spawnSync(process.execPath, args, { cwd: REPO, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    const repeated = again.stdout + again.stderr;
+    const repeated = plainOutput(again);
     expect(again.status, repeated.slice(-4000)).toBe(0);
     // Every target but ingest, which looks for new field data in the store, comes from the cache.
     expect(repeated).toMatch(/from the cache instead of running the command for 7 out of 8 tasks/);
@@ -104,7 +110,7 @@ describe.skipIf(!shared)('the Nx round on shared/data (skipped: shared/data not 
   const run = (target: string): { output: string; seconds: number } => {
     const started = Date.now();
     const result = spawnSync(process.execPath, [NX, 'run', target, `--dir=${projectDir}`, '--outputStyle=stream'], { cwd: REPO, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    const output = result.stdout + result.stderr;
+    const output = plainOutput(result);
     expect(result.status, output.slice(-4000)).toBe(0);
     return { output, seconds: (Date.now() - started) / 1000 };
   };
