@@ -147,6 +147,9 @@ describe('loadProjectConfig', () => {
       await expect(loadProjectConfig(file, REPO)).rejects.toThrow(/bad\.yaml: gate\.maxLatencyMs is not a gate limit; known: .*maxLatencyP99Ms/);
       await writeFile(file, 'data: null\ndataConfig: configs/data/sim.yaml\nteacherConfig: x.yaml\nreplay: 2\n');
       await expect(loadProjectConfig(file, REPO)).rejects.toThrow(/replay must be a share from 0 to 0\.9, got 2/);
+      await writeFile(file, 'data: null\ndataConfig: configs/data/sim.yaml\nteacherConfig: x.yaml\nreplya: 0.5\n');
+      await expect(loadProjectConfig(file, REPO)).rejects.toThrow(/bad\.yaml: replya is not a project config key; known: .*replay/);
+      await expect(loadProjectConfig(join(dir, 'none.yaml'), REPO)).rejects.toThrow(/none\.yaml: cannot be read .*pass an existing file with --config/);
       await writeFile(file, 'data: null\nteacherConfig: x.yaml\n');
       await expect(loadProjectConfig(file, REPO)).rejects.toThrow(/dataConfig must be a path/);
     } finally {

@@ -92,6 +92,14 @@ describe('distillCommand', () => {
     expect(result.text).toMatch(/--eval-split 'train'/);
   });
 
+  it('zero epochs rejected', async () => {
+    await expect(distillCommand.run([], { teacher: '/t', store: '/s', out: '/o', epochs: '0' }, context)).rejects.toThrow(/--epochs must be a whole number of at least 1; got '0'/);
+  });
+
+  it('negative width rejected', async () => {
+    await expect(distillCommand.run([], { teacher: '/t', store: '/s', out: '/o', width: '-1' }, context)).rejects.toThrow(/--width must be greater than 0; got '-1'/);
+  });
+
   it('missing options rejected', async () => {
     const result = await distillCommand.run([], { teacher: '/nonexistent' }, context);
     expect(result.exitCode).toBe(2);

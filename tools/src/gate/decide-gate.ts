@@ -22,6 +22,12 @@ function worsening(candidate: number, deployed: number, higherIsBetter: boolean)
   return higherIsBetter ? deployed - candidate : candidate - deployed;
 }
 
+/** Describes a worsening in words: worse by, better by, or unchanged. */
+function change(drop: number): string {
+  if (drop === 0) return 'unchanged';
+  return `${drop > 0 ? 'worse' : 'better'} by ${format(Math.abs(drop))}`;
+}
+
 function format(value: number): string {
   return Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(4);
 }
@@ -71,7 +77,7 @@ export function decideGate(candidate: ModelEvaluation, deployed: ModelEvaluation
       slice: null,
       passed: drop <= tolerance,
       detail: `${head.head} ${name}: ${format(head.metric.value)} against deployed ${format(before.metric.value)} ` +
-        `(${drop > 0 ? 'worse' : 'not worse'} by ${format(Math.abs(drop))}, tolerance ${format(tolerance)})`,
+        `(${change(drop)}, tolerance ${format(tolerance)})`,
     });
     for (const [slice, value] of Object.entries(head.slices)) {
       const old = before.slices[slice];
@@ -83,7 +89,7 @@ export function decideGate(candidate: ModelEvaluation, deployed: ModelEvaluation
         slice,
         passed: sliceDrop <= tolerance,
         detail: `${head.head} ${name} on ${slice} (${value.support} samples): ${format(value.value)} against deployed ` +
-          `${format(old.value)} (${sliceDrop > 0 ? 'worse' : 'not worse'} by ${format(Math.abs(sliceDrop))}, tolerance ${format(tolerance)})`,
+          `${format(old.value)} (${change(sliceDrop)}, tolerance ${format(tolerance)})`,
       });
     }
   }

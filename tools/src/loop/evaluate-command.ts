@@ -72,6 +72,7 @@ export const evaluateCommand: CliCommand = {
   ],
   async run(args, options, context): Promise<CliResult> {
     const model = resolve(String(options.model));
+    if (!existsSync(model)) throw new Error(`--model ${model} not found; pass a bundle directory, a project or loop run directory, or a teacher directory`);
     const bundle = await findBundle(model);
     const source = await storeFromOptions(options, context);
     try {

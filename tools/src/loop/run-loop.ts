@@ -194,7 +194,7 @@ export async function runLoop(options: RunLoopOptions): Promise<LoopResult> {
         candidate: scored.evaluation,
         deployed: deployedScores?.evaluation ?? null,
         confusion: scored.confusion,
-        latencySamplesMs: { [`candidate v${candidateVersion} (tfjs-tflite)`]: scored.latencySamplesMs, ...(deployedScores ? { [`deployed v${deployed?.version}`]: deployedScores.latencySamplesMs } : {}) },
+        latencySamplesMs: { [`candidate v${candidateVersion} (tfjs-tflite)`]: scored.latencySamplesMs, ...(deployedScores ? { [deployedScores.evaluation.label]: deployedScores.latencySamplesMs } : {}) },
         gate,
         publishedVersion,
         fieldSamples,

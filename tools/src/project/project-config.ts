@@ -21,6 +21,8 @@ export interface ProjectConfig {
   gate: GatePolicy;
 }
 
+const PROJECT_KEYS = ['data', 'dataConfig', 'teacherConfig', 'teacherEpochs', 'distillEpochs', 'replay', 'backend', 'gate'];
+
 function fail(file: string, problem: string): never {
   throw new Error(`project config ${file}: ${problem}`);
 }
@@ -62,13 +64,22 @@ function gatePolicy(file: string, value: unknown): GatePolicy {
 /** Reads a project config; relative paths resolve against `repoDir`. */
 export async function loadProjectConfig(file: string, repoDir: string): Promise<ProjectConfig> {
   let document: unknown;
+  let text: string;
   try {
-    document = parse(await readFile(file, 'utf8'));
+    text = await readFile(file, 'utf8');
   } catch (error) {
-    fail(file, `cannot be read as YAML: ${(error as Error).message}`);
+    fail(file, `cannot be read (${(error as Error).message}); pass an existing file with --config, such as configs/project/sim.yaml`);
+  }
+  try {
+    document = parse(text);
+  } catch (error) {
+    fail(file, `is not valid YAML: ${(error as Error).message}`);
   }
   if (typeof document !== 'object' || document === null || Array.isArray(document)) fail(file, 'must be a YAML map');
   const root = document as Record<string, unknown>;
+  for (const key of Object.keys(root)) {
+    if (!PROJECT_KEYS.includes(key)) fail(file, `${key} is not a project config key; known: ${PROJECT_KEYS.join(', ')}`);
+  }
   const replay = root.replay ?? 0.5;
   if (typeof replay !== 'number' || replay < 0 || replay > 0.9) fail(file, `replay must be a share from 0 to 0.9, got ${JSON.stringify(replay)}`);
   const backend = root.backend ?? undefined;

@@ -49,11 +49,19 @@ export function renderDistillReport(report: DistillReport): string {
   return lines.join('\n');
 }
 
+/** Options that count something and must be whole numbers of at least 1. */
+const COUNT_OPTIONS = new Set(['epochs', 'batchSize', 'maxTrainSamples', 'latencyRuns']);
+/** Options that must be greater than 0. */
+const POSITIVE_OPTIONS = new Set(['width', 'learningRate', 'temperature']);
+
 function numberOption(options: Record<string, unknown>, key: string): number | undefined {
   const value = options[key];
   if (value === undefined) return undefined;
   const parsed = Number(value);
-  if (!Number.isFinite(parsed)) throw new Error(`Option --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a number; got '${String(value)}'.`);
+  const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  if (!Number.isFinite(parsed)) throw new Error(`Option ${flag} must be a number; got '${String(value)}'.`);
+  if (COUNT_OPTIONS.has(key) && (!Number.isInteger(parsed) || parsed < 1)) throw new Error(`Option ${flag} must be a whole number of at least 1; got '${String(value)}'.`);
+  if (POSITIVE_OPTIONS.has(key) && parsed <= 0) throw new Error(`Option ${flag} must be greater than 0; got '${String(value)}'.`);
   return parsed;
 }
 

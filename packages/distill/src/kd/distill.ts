@@ -119,6 +119,8 @@ export async function distill(
       }, true);
       sum += (await cost!.data())[0]!;
       count++;
+      // A macrotask turn per batch lets timers and sockets of the same process run, such as MQTT keepalives.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       cost!.dispose();
       for (const tensor of teacherOutputs.values()) tensor.dispose();
       teacherFeature?.dispose();

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { CliCommand, CliResult } from '@fieldloop/contracts';
 import { runIngest, type IngestResult } from '../ingest/run-ingest.ts';
 import { loadMapping } from '../mapping/load-mapping.ts';
@@ -57,6 +58,8 @@ export const ingestCommand: CliCommand = {
     { flags: '--note <text>', description: 'text stored with the snapshot, to say what produced it', defaultValue: '' },
   ],
   async run(args, options, context): Promise<CliResult> {
+    const missing = args.filter((path) => !existsSync(path));
+    if (missing.length > 0) throw new Error(`ingest input not found: ${missing.join(', ')}; pass existing recording files, bag directories or image folders`);
     const mapping = typeof options.mapping === 'string' ? await loadMapping(options.mapping) : null;
     const store = typeof options.store === 'string' ? options.store : null;
     let progress = context.progress('reading', 'messages');

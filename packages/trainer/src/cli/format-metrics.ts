@@ -12,6 +12,9 @@ export function formatMetricTable(columns: Record<string, Record<string, HeadMet
   const names = Object.keys(columns);
   const heads = [...new Set(names.flatMap((name) => Object.keys(columns[name] ?? {})))];
   for (const head of heads) {
+    // A head with no labelled sample in every column (a tag slice without that label) has no metric to show.
+    const counted = names.some((name) => (columns[name]?.[head]?.count ?? 0) > 0);
+    if (!counted) continue;
     const parts = names.map((name) => {
       const metrics = columns[name]?.[head];
       if (metrics === undefined) return `${name}: -`;

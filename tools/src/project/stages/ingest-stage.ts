@@ -10,6 +10,11 @@ import { writeStageRecord, type RoundBasis, type StageRecord } from '../stage-re
 export interface IngestStageResult {
   /** Each base source with the fingerprint of its bytes and of its mapping. */
   sources: Array<{ path: string; mapping: string; fingerprint: string }>;
+  /**
+   * Fingerprints of the project config, the data config and the teacher config. Every later
+   * stage hashes this record, so editing one of them, wherever it lives, invalidates their caches.
+   */
+  configs: Record<string, string>;
 }
 
 /**
@@ -24,6 +29,9 @@ export async function ingestStage(context: ProjectContext): Promise<StageRecord<
   if (context.config.data === null) await ensureBuiltInData(paths.sim, log);
   else if (!existsSync(context.config.data)) {
     throw new Error(`data folder ${context.config.data} (data in ${context.config.file}) does not exist; point data at real recordings or set it to null for the built-in data`);
+  }
+  if (!existsSync(context.config.teacherConfig)) {
+    throw new Error(`teacher config ${context.config.teacherConfig} (teacherConfig in ${context.config.file}) does not exist; point it at a file such as packages/trainer/configs/teacher.yaml`);
   }
   const dataConfig = await dataConfigOf(context);
   const done = existsSync(paths.ingested) ? (JSON.parse(await readFile(paths.ingested, 'utf8')) as Record<string, string>) : {};
@@ -50,7 +58,9 @@ export async function ingestStage(context: ProjectContext): Promise<StageRecord<
     snapshot: { version: head.version, manifestHash: head.manifestHash, samples: head.stats.samples },
     baseline: baseline ? { version: baseline.version, snapshotHash: baseline.snapshotHash, modelSha256: baseline.modelSha256 } : null,
   };
-  const record: StageRecord<IngestStageResult> = { stage: 'ingest', basis, result: { sources } };
+  const configs: Record<string, string> = {};
+  for (const file of [context.config.file, context.config.dataConfig, context.config.teacherConfig]) configs[file] = await fingerprint(file);
+  const record: StageRecord<IngestStageResult> = { stage: 'ingest', basis, result: { sources, configs } };
   await writeStageRecord(paths, record);
   await writeStageTiming(paths, 'ingest', started);
   log.info({ round: basis.round, snapshot: head.version, samples: head.stats.samples, baseline: basis.baseline?.version ?? null }, 'round basis fixed');

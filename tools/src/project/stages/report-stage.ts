@@ -23,7 +23,7 @@ export async function reportStage(context: ProjectContext): Promise<{ record: St
   const names = existsSync(paths.history) ? (await readdir(paths.history)).filter((name) => name.endsWith('.json')).sort() : [];
   const rounds: RoundRecord[] = [];
   for (const name of names) rounds.push(JSON.parse(await readFile(join(paths.history, name), 'utf8')) as RoundRecord);
-  const report: LoopReport = { title: `fieldloop project rounds (${context.config.file})`, generatedAt: rounds.at(-1)?.startedAt ?? '', rounds };
+  const report: LoopReport = { title: `fieldloop project rounds (${context.config.file})`, generatedAt: new Date().toISOString(), rounds };
   const html = join(dir, 'report.html');
   const json = join(dir, 'report.json');
   await writeFileAtomic(json, new TextEncoder().encode(JSON.stringify(report, null, 2)));
