@@ -3,7 +3,7 @@ import type { GatePolicy } from './gate-policy.ts';
 
 /** One check the gate ran, with its outcome and the numbers behind it. */
 export interface GateCheck {
-  check: 'regression' | 'slice-regression' | 'collapse' | 'latency' | 'size' | 'missing-head';
+  check: 'regression' | 'slice-regression' | 'collapse' | 'baseline' | 'latency' | 'size' | 'missing-head';
   head: string | null;
   slice: string | null;
   passed: boolean;
@@ -56,6 +56,24 @@ function collapseCheck(head: HeadEvaluation, policy: GatePolicy): GateCheck {
   };
 }
 
+/** Compares a head with the best constant predictor; it fails only when the policy sets a minimum gain. */
+function baselineCheck(head: HeadEvaluation, policy: GatePolicy): GateCheck | null {
+  if (head.baseline === undefined || !Number.isFinite(head.baseline)) return null;
+  const { name, value, higherIsBetter } = head.metric;
+  const gain = policy.minGainOverBaseline;
+  let needed: number | null = null;
+  if (gain !== null) needed = higherIsBetter ? head.baseline + gain : head.baseline * (1 - gain);
+  const passed = needed === null || (higherIsBetter ? value >= needed : value <= needed);
+  const limit = needed === null ? 'not gated' : `${higherIsBetter ? 'at least' : 'at most'} ${format(needed)} needed`;
+  return {
+    check: 'baseline',
+    head: head.head,
+    slice: null,
+    passed,
+    detail: `${head.head} ${name}: ${format(value)} against ${format(head.baseline)} for the best constant prediction (${limit})`,
+  };
+}
+
 /**
  * Decides whether a candidate replaces the deployed model. It blocks on any head or scenario slice
  * whose metric worsened by more than the head's tolerance, on collapsed outputs, and on latency
@@ -65,6 +83,8 @@ export function decideGate(candidate: ModelEvaluation, deployed: ModelEvaluation
   const checks: GateCheck[] = [];
   for (const head of Object.values(candidate.heads)) {
     checks.push(collapseCheck(head, policy));
+    const trivial = baselineCheck(head, policy);
+    if (trivial) checks.push(trivial);
     const before = deployed?.heads[head.head];
     if (!before) continue;
     const { name, higherIsBetter } = head.metric;

@@ -22,6 +22,12 @@ export interface HeadEvaluation {
   slices: Record<string, { value: number; support: number }>;
   support: number;
   spread: PredictionSpread;
+  /**
+   * The metric of the best constant predictor on the same samples: the most frequent label's
+   * share for classes, the MAE of the median label for regression. A model that does not beat it
+   * has learned nothing the gate can see.
+   */
+  baseline?: number;
 }
 
 /** Evaluation of one exported model file. */

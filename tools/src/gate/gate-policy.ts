@@ -19,6 +19,12 @@ export interface GatePolicy {
   maxTopClassShare: number;
   /** A regression head whose prediction spread is below this share of the label spread is collapsed. */
   minRelativeSpread: number;
+  /**
+   * Minimum improvement over the best constant predictor (`HeadEvaluation.baseline`) a head must
+   * show: in accuracy points for classes, as a share of the baseline's MAE for regression. Null
+   * reports the baseline in the gate's checks without blocking on it.
+   */
+  minGainOverBaseline: number | null;
   /** Budget of p99 batch-1 latency in milliseconds. */
   maxLatencyP99Ms: number;
   /** Budget of the model file size in bytes. */
@@ -32,6 +38,7 @@ export const DEFAULT_GATE_POLICY: GatePolicy = {
   minSliceSupport: 20,
   maxTopClassShare: 0.95,
   minRelativeSpread: 0.05,
+  minGainOverBaseline: null,
   maxLatencyP99Ms: 50,
   maxSizeBytes: 5 * 1024 * 1024,
 };

@@ -50,6 +50,22 @@ function percentile(sorted: readonly number[], share: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))] as number;
 }
 
+/** Returns the mean absolute error of predicting the median of `values` for each of them. */
+function medianAbsoluteError(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] as number;
+  return values.reduce((sum, value) => sum + Math.abs(value - median), 0) / values.length;
+}
+
+/** Returns the share of the most frequent value. */
+function mostFrequentShare(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const counts = new Map<number, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  return Math.max(...counts.values()) / values.length;
+}
+
 /** Scores one head: accuracy for classification and binary heads, MAE in label units for regression. */
 function evaluateHead(head: HeadSpec, scored: readonly ScoredSample[]): { evaluation: HeadEvaluation; confusion: ConfusionMatrix | null } {
   const isRegression = head.kind === 'regression';
@@ -70,6 +86,7 @@ function evaluateHead(head: HeadSpec, scored: readonly ScoredSample[]): { evalua
     slices[tag] = { value: score(subset), support: subset.length };
   }
   const predictions = scored.map(predict);
+  const baseline = isRegression ? medianAbsoluteError(scored.map((s) => s.label)) : mostFrequentShare(scored.map((s) => s.target));
   let spread: HeadEvaluation['spread'];
   let confusion: ConfusionMatrix | null = null;
   if (isRegression) {
@@ -100,6 +117,7 @@ function evaluateHead(head: HeadSpec, scored: readonly ScoredSample[]): { evalua
       slices,
       support: scored.length,
       spread,
+      baseline,
     },
     confusion,
   };

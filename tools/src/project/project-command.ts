@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CliCommand, CliContext, CliResult } from '@fieldloop/contracts';
+import type { HeadEvaluation } from '../gate/evaluation.ts';
 import { REPO_DIR } from '../loop/run-loop.ts';
 import { roundLine, roundSummary } from '../report/round-summary.ts';
 import { loadProjectConfig } from './project-config.ts';
@@ -25,8 +26,9 @@ function isStep(value: string): value is ProjectStep {
   return (COMMANDS as readonly string[]).includes(value);
 }
 
-function metricText(heads: Record<string, { head: string; metric: { name: string; value: number } }>): string {
-  return Object.values(heads).map((h) => `${h.head} ${h.metric.name} ${h.metric.value.toFixed(4)}`).join(', ');
+function metricText(heads: Record<string, HeadEvaluation>): string {
+  const text = (h: HeadEvaluation): string => `${h.head} ${h.metric.name} ${h.metric.value.toFixed(4)}${h.baseline === undefined ? '' : ` (constant prediction ${h.baseline.toFixed(4)})`}`;
+  return Object.values(heads).map(text).join(', ');
 }
 
 async function runStep(step: ProjectStep, context: ProjectContext, cli: CliContext): Promise<CliResult> {

@@ -51,6 +51,8 @@ function gatePolicy(file: string, value: unknown): GatePolicy {
         if (typeof tolerance !== 'number' || tolerance < 0) fail(file, `gate.tolerance.${head} must be a number of at least 0`);
         policy.tolerance[head] = tolerance;
       }
+    } else if (key === 'minGainOverBaseline' && limit === null) {
+      policy.minGainOverBaseline = null;
     } else if (key in DEFAULT_GATE_POLICY) {
       if (typeof limit !== 'number' || !Number.isFinite(limit) || limit < 0) fail(file, `gate.${key} must be a number of at least 0, got ${JSON.stringify(limit)}`);
       (policy as unknown as Record<string, number>)[key] = limit;
