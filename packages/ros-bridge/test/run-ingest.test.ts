@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -116,6 +117,20 @@ describe('runIngest on a self-built drive', () => {
     storeDir = await makeTempDir('fieldloop-store-');
     const mapping = driveMapping({ labels: { steering: { topic: '/steering_cmd', field: 'data' } } });
     await expect(runIngest(options([mcapFile], storeDir, mapping))).rejects.toThrow(/names \/steering_cmd, which .*drive\.mcap does not contain; its topics are: .*\/steering \(std_msgs\/msg\/Float32\)/);
+  });
+
+  it('removes a store it created for a failed ingest', async () => {
+    storeDir = await makeTempDir('fieldloop-store-parent-');
+    const fresh = join(storeDir, 'new-store');
+    const mapping = driveMapping({ labels: { steering: { topic: '/steering_cmd', field: 'data' } } });
+    await expect(runIngest(options([mcapFile], fresh, mapping))).rejects.toThrow(/names \/steering_cmd/);
+    expect(existsSync(fresh)).toBe(false);
+    const whole = await readFile(mcapFile);
+    const cut = join(dir, 'cut-fresh.mcap');
+    await writeFile(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
+    const strict = await runIngest(options([cut], fresh, driveMapping()));
+    expect(strict.snapshot).toBeNull();
+    expect(existsSync(fresh)).toBe(false);
   });
 
   it('leaves the store unchanged when a later path fails', async () => {

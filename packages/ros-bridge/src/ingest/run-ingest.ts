@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import type { SnapshotManifest } from '@fieldloop/contracts';
 import { DatasetStore } from '@fieldloop/dataset';
 import { createMessageDecoder, DefinitionRegistry } from '../decode/index.ts';
@@ -63,9 +65,12 @@ export async function runIngest(options: RunIngestOptions): Promise<IngestResult
   const sources: SourceReport[] = [];
   const problems: string[] = [];
   if (options.mapping && !options.storeDir) throw new Error('a mapping needs a store: pass --store DIR');
+  // A store directory this ingest creates is removed again when nothing is committed to it.
+  const createdStoreDir = options.mapping && options.storeDir && !existsSync(options.storeDir) ? options.storeDir : null;
   const store = options.mapping && options.storeDir ? await DatasetStore.open(options.storeDir) : null;
   const builder = store ? store.beginSnapshot({ note: options.note }) : null;
   const sink: SampleSink | null = builder;
+  let committed = false;
   try {
     for (const [index, path] of options.paths.entries()) {
       options.onSourceStart?.(path, index);
@@ -88,11 +93,14 @@ export async function runIngest(options: RunIngestOptions): Promise<IngestResult
       await builder.abort();
       return { sources, snapshot: null, problems: [...problems, 'no snapshot was written; the store is unchanged'] };
     }
-    return { sources, snapshot: await builder.commit(), problems };
+    const snapshot = await builder.commit();
+    committed = true;
+    return { sources, snapshot, problems };
   } catch (error) {
     await builder?.abort();
     throw error;
   } finally {
     await store?.close();
+    if (createdStoreDir && !committed) await rm(createdStoreDir, { recursive: true, force: true });
   }
 }
