@@ -54,6 +54,18 @@ describe('fieldloop tool', () => {
     expect(JSON.parse(result.stdout)).toEqual({ error: expect.stringMatching(/mapping \/nonexistent\/mapping\.yaml cannot be read/) });
   });
 
+  it('names a missing ingest input', () => {
+    const result = fieldloop('--json', 'ingest', '/nonexistent/drive.mcap');
+    expect(result.status).toBe(1);
+    expect(JSON.parse(result.stdout)).toEqual({ error: expect.stringMatching(/ingest input not found: \/nonexistent\/drive\.mcap; pass existing recording files/) });
+  });
+
+  it('names a missing evaluate model', () => {
+    const result = fieldloop('--json', 'evaluate', '--model', '/nonexistent/bundle', '--store', tmpdir());
+    expect(result.status).toBe(1);
+    expect(JSON.parse(result.stdout)).toEqual({ error: expect.stringMatching(/--model \/nonexistent\/bundle not found; pass a bundle directory/) });
+  });
+
   it('rejects an unknown option', () => {
     const result = fieldloop('ingest', '--frobnicate');
     expect(result.status).not.toBe(0);

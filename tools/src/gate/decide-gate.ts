@@ -56,7 +56,7 @@ function collapseCheck(head: HeadEvaluation, policy: GatePolicy): GateCheck {
   };
 }
 
-/** Compares a head with the best constant predictor; it fails only when the policy sets a minimum gain. */
+/** Compares a head with the best constant predictor. The check fails only when the policy sets a minimum gain. */
 function baselineCheck(head: HeadEvaluation, policy: GatePolicy): GateCheck | null {
   if (head.baseline === undefined || !Number.isFinite(head.baseline)) return null;
   const { name, value, higherIsBetter } = head.metric;

@@ -56,7 +56,7 @@ export async function loadOrCreateKeys(file: string): Promise<{ privateKeyPem: s
   return pair;
 }
 
-/** The first `count` val images of a snapshot, which robots use to health-check a new model. */
+/** Reads the first `count` val images of a snapshot, which robots use to health-check a new model. */
 export async function probeFrames(storeDir: string, version: number, count: number): Promise<FrameImage[]> {
   const store = await DatasetStore.open(storeDir, { readOnly: true });
   try {

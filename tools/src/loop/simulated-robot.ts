@@ -32,7 +32,7 @@ export interface SimulatedRobotOptions {
   probes: FrameImage[];
   latencyBudgetMs: number;
   campaign: Campaign;
-  /** Serve the model the robot's bundle store holds from an earlier run, before any update arrives. */
+  /** Serve the model stored in the robot's bundle store by an earlier run, before any update arrives. */
   bootFromStore?: boolean;
   log: Logger;
 }

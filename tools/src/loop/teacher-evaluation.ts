@@ -2,7 +2,8 @@ import type { DistillReport } from '@fieldloop/distill';
 import type { ModelEvaluation } from '../gate/evaluation.ts';
 
 /**
- * The float teacher's metric per head as distillation measured it, for the report's comparison.
+ * Builds the float teacher's evaluation from the metric per head that distillation measured,
+ * for the report's comparison.
  * The gate does not use it, so its latency, size and prediction spread are left unmeasured (NaN).
  */
 export function teacherEvaluation(label: string, heads: DistillReport['heads']): ModelEvaluation {

@@ -124,8 +124,8 @@ export const projectCommand: CliCommand = {
   async run(args, options, context): Promise<CliResult> {
     const step = args[0] ?? '';
     if (!isStep(step)) throw new Error(`unknown project stage ${JSON.stringify(step)}; use one of ${COMMANDS.join(', ')}`);
-    const given = typeof options.config === 'string' ? options.config : process.env.FIELDLOOP_PROJECT;
-    const file = given === undefined ? join(REPO_DIR, 'configs', 'project', 'sim.yaml') : resolve(given);
+    const requestedConfig = typeof options.config === 'string' ? options.config : process.env.FIELDLOOP_PROJECT;
+    const file = requestedConfig === undefined ? join(REPO_DIR, 'configs', 'project', 'sim.yaml') : resolve(requestedConfig);
     const config = await loadProjectConfig(file, REPO_DIR);
     return runStep(step, { config, paths: projectPaths(resolve(String(options.dir ?? '.fieldloop/project'))), log: context.log }, context);
   },

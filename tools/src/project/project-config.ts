@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { isBackendName, type BackendName } from '@fieldloop/trainer';
 import { DEFAULT_GATE_POLICY, type GatePolicy } from '../gate/gate-policy.ts';
 
-/** What a project's rounds run on: the data, the teacher config, epochs and the gate's limits. */
+/** Settings of a project's rounds: the data, the teacher config, epochs and the gate's limits. */
 export interface ProjectConfig {
   /** The file this config was read from. */
   file: string;

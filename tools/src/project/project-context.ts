@@ -35,11 +35,11 @@ const BASIS_FILE = 'basis.json';
 export async function prepareStageDir(paths: ProjectPaths, stage: StageName, basis: RoundBasis): Promise<string> {
   const dir = paths.stage(stage);
   const file = join(dir, BASIS_FILE);
-  const wanted = JSON.stringify(basis);
-  const kept = existsSync(file) ? await readFile(file, 'utf8') : null;
-  if (kept !== wanted) {
+  const expected = JSON.stringify(basis);
+  const existing = existsSync(file) ? await readFile(file, 'utf8') : null;
+  if (existing !== expected) {
     await rm(dir, { recursive: true, force: true });
-    await writeFileAtomic(file, new TextEncoder().encode(wanted));
+    await writeFileAtomic(file, new TextEncoder().encode(expected));
   }
   return dir;
 }

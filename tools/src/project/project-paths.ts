@@ -4,14 +4,14 @@ import { join } from 'node:path';
 export const STAGES = ['ingest', 'train', 'distill', 'export', 'evaluate', 'gate', 'publish', 'report'] as const;
 export type StageName = (typeof STAGES)[number];
 
-/** Where a project directory keeps its state and each stage's artifacts. */
+/** Paths of a project directory's state and of each stage's artifacts. */
 export interface ProjectPaths {
   dir: string;
   /** The data set store: base ingests and field batches, kept across rounds. */
   store: string;
   /** The built-in procedural data, when the project has no real data. */
   sim: string;
-  /** Which base sources were ingested, with their content fingerprints. */
+  /** Record of the ingested base sources, with their content fingerprints. */
   ingested: string;
   /** Every model published to the fleet, oldest first. */
   releases: string;

@@ -33,12 +33,23 @@ export async function appendRelease(paths: ProjectPaths, release: Release): Prom
   await writeFileAtomic(paths.releases, new TextEncoder().encode(`${JSON.stringify([...releases, release], null, 2)}\n`));
 }
 
-/** The newest release trained on a snapshot other than `snapshotHash`, or null. */
+/** Returns the newest release trained on a snapshot other than `snapshotHash`, or null. */
 export function baselineRelease(releases: readonly Release[], snapshotHash: string): Release | null {
   return [...releases].reverse().find((release) => release.snapshotHash !== snapshotHash) ?? null;
 }
 
-/** The newest release, which is what the fleet serves. */
+/** Returns the newest release, which is what the fleet serves. */
 export function deployedRelease(releases: readonly Release[]): Release | null {
   return releases.at(-1) ?? null;
+}
+
+/**
+ * Returns the release a round's basis names as its baseline, or undefined when it names none.
+ * Throws when the registry no longer lists it.
+ */
+export async function readBaselineRelease(paths: ProjectPaths, baseline: { version: number } | null): Promise<Release | undefined> {
+  if (!baseline) return undefined;
+  const release = (await readReleases(paths)).find((candidate) => candidate.version === baseline.version);
+  if (!release) throw new Error(`release v${baseline.version} is missing from ${paths.releases}; the fleet registry was changed by hand`);
+  return release;
 }

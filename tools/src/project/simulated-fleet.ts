@@ -39,9 +39,10 @@ export async function withSimulatedFleet<T>(
     }
     const robotIds = Array.from({ length: dataConfig.fleet.robots }, (_, i) => `robot-${i + 1}`);
     const probes = await probeFrames(paths.store, options.probeSnapshot, 3);
+    const trustedKeys = trustedKeysFrom([keys.publicKeyPem]);
     for (const robot of robotIds) {
       robots.push(
-        await startSimRobot({ robot, brokerUrl: broker.url, workDir: paths.robot(robot), trustedKeys: trustedKeysFrom([keys.publicKeyPem]), probes, bootFromStore: true, log }),
+        await startSimRobot({ robot, brokerUrl: broker.url, workDir: paths.robot(robot), trustedKeys, probes, bootFromStore: true, log }),
       );
     }
     return await work({ client, robots, robotIds, collector });

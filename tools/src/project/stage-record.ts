@@ -14,7 +14,7 @@ export interface RoundBasis {
 
 /**
  * What one stage wrote, read by the stages after it. Its file `stage.json` is what Nx hashes
- * for the next stages' cache keys, so it holds content only: no times or durations.
+ * for the next stages' cache keys, so it contains content only, no times or durations.
  */
 export interface StageRecord<T = Record<string, unknown>> {
   stage: StageName;
@@ -28,7 +28,7 @@ export async function writeStageRecord<T>(paths: ProjectPaths, record: StageReco
   await writeFileAtomic(join(paths.stage(record.stage), STAGE_RECORD_FILE), new TextEncoder().encode(`${JSON.stringify(record, null, 2)}\n`));
 }
 
-/** Reads the record of a stage that must have run, or says which target to run first. */
+/** Reads the record of a stage that must have run, or throws an error naming the target to run first. */
 export async function readStageRecord<T>(paths: ProjectPaths, stage: StageName): Promise<StageRecord<T>> {
   const file = join(paths.stage(stage), STAGE_RECORD_FILE);
   if (!existsSync(file)) {

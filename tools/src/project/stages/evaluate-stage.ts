@@ -5,7 +5,7 @@ import { evaluateExportedModel } from '../../loop/evaluate-exported-model.ts';
 import { teacherEvaluation } from '../../loop/teacher-evaluation.ts';
 import type { ConfusionMatrix } from '../../report/loop-report.ts';
 import { prepareStageDir, writeStageTiming, type ProjectContext } from '../project-context.ts';
-import { readReleases } from '../release-registry.ts';
+import { readBaselineRelease } from '../release-registry.ts';
 import { readStageOfRound, readStageRecord, writeStageRecord, type StageRecord } from '../stage-record.ts';
 import type { DistillStageResult } from './distill-stage.ts';
 import type { ExportStageResult } from './export-stage.ts';
@@ -37,8 +37,7 @@ export async function evaluateStage(context: ProjectContext): Promise<StageRecor
   const common = { heads: card.heads, input: card.input, storeDir: paths.store, snapshot: basis.snapshot.version, split: 'val' as const };
   const candidateLabel = `candidate of round ${basis.round}`;
   const scored = await evaluateExportedModel({ ...common, file: exported.result.int8.file, label: candidateLabel });
-  const baseline = basis.baseline ? (await readReleases(paths)).find((release) => release.version === basis.baseline?.version) : undefined;
-  if (basis.baseline && !baseline) throw new Error(`release v${basis.baseline.version} is missing from ${paths.releases}; the fleet registry was changed by hand`);
+  const baseline = await readBaselineRelease(paths, basis.baseline);
   const deployed = baseline ? await evaluateExportedModel({ ...common, file: baseline.modelFile, label: `deployed v${baseline.version}` }) : null;
   const record: StageRecord<EvaluateStageResult> = {
     stage: 'evaluate',

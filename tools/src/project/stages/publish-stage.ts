@@ -26,7 +26,13 @@ export interface PublishStageResult {
   fleetVersions: Record<string, number | null>;
 }
 
-async function releaseCandidate(context: ProjectContext, exported: ExportStageResult, train: TrainStageResult, basisSnapshot: { version: number; manifestHash: string }, round: number): Promise<Release> {
+async function releaseCandidate(
+  context: ProjectContext,
+  records: { exported: ExportStageResult; train: TrainStageResult; evaluated: EvaluateStageResult },
+  basisSnapshot: { version: number; manifestHash: string },
+  round: number,
+): Promise<Release> {
+  const { exported, train, evaluated } = records;
   const { paths, log } = context;
   const releases = await readReleases(paths);
   const same = releases.find((release) => release.modelSha256 === exported.int8.sha256);
@@ -45,7 +51,6 @@ async function releaseCandidate(context: ProjectContext, exported: ExportStageRe
   await cp(exported.int8.file, modelFile);
   const keys = await loadOrCreateKeys(paths.keys);
   const bundleDir = join(dir, 'bundle');
-  const evaluated = await readStageRecord<EvaluateStageResult>(paths, 'evaluate');
   const fleetVersions = await withSimulatedFleet(context, { collector: false, probeSnapshot: basisSnapshot.version }, async (fleet) => {
     await publishToFleet({
       client: fleet.client,
@@ -53,8 +58,8 @@ async function releaseCandidate(context: ProjectContext, exported: ExportStageRe
       bundleDir,
       modelFile,
       version,
-      heads: evaluated.result.heads,
-      input: evaluated.result.input,
+      heads: evaluated.heads,
+      input: evaluated.input,
       snapshotHash: basisSnapshot.manifestHash,
       privateKey: createPrivateKey(keys.privateKeyPem),
       robots: fleet.robots,
@@ -95,7 +100,7 @@ export async function publishStage(context: ProjectContext): Promise<StageRecord
   const distilled = await readStageOfRound<DistillStageResult>(paths, 'distill', basis);
   const train = await readStageOfRound<TrainStageResult>(paths, 'train', basis);
   await prepareStageDir(paths, 'publish', basis);
-  const published = gate.result.publish ? await releaseCandidate(context, exported.result, train.result, basis.snapshot, basis.round) : null;
+  const published = gate.result.publish ? await releaseCandidate(context, { exported: exported.result, train: train.result, evaluated: evaluated.result }, basis.snapshot, basis.round) : null;
   const releases = await readReleases(paths);
   const serving = releases.at(-1) ?? null;
   const robots = [...new Set(releases.flatMap((release) => release.robots))].sort();

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runTraining } from '@fieldloop/trainer';
 import { prepareStageDir, writeStageTiming, type ProjectContext } from '../project-context.ts';
-import { readReleases } from '../release-registry.ts';
+import { readBaselineRelease } from '../release-registry.ts';
 import { readStageRecord, writeStageRecord, type StageRecord } from '../stage-record.ts';
 
 export interface TrainStageResult {
@@ -16,7 +16,7 @@ export interface TrainStageResult {
 
 /**
  * Reads the train loss per head and epoch from the teacher's `metrics.jsonl`, which covers every
- * epoch, also those before a resume; the last line of an epoch wins.
+ * epoch, also those before a resume. The last line of an epoch wins.
  */
 async function lossPerHead(teacherDir: string, heads: readonly string[]): Promise<Record<string, number[]>> {
   const byEpoch = new Map<number, Record<string, number>>();
@@ -40,8 +40,7 @@ export async function trainStage(context: ProjectContext): Promise<StageRecord<T
   const { basis } = await readStageRecord(paths, 'ingest');
   const dir = await prepareStageDir(paths, 'train', basis);
   const teacherDir = join(dir, 'teacher');
-  const from = basis.baseline ? (await readReleases(paths)).find((release) => release.version === basis.baseline?.version) : undefined;
-  if (basis.baseline && !from) throw new Error(`release v${basis.baseline.version} is missing from ${paths.releases}; the fleet registry was changed by hand`);
+  const from = await readBaselineRelease(paths, basis.baseline);
   log.info({ round: basis.round, snapshot: basis.snapshot.version, from: from?.version ?? null }, from ? `fine-tuning the teacher of v${from.version}` : 'training the teacher from its config');
   const training = await runTraining({
     storeDir: paths.store,
