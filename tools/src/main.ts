@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { CliCommand, CliContext } from '@fieldloop/contracts';
 import { COMMANDS } from './commands.ts';
+import { errorFields } from './error-fields.ts';
 import { createLogger, type LogLevel } from './logger.ts';
 import { startProgress } from './progress.ts';
 
@@ -36,8 +37,9 @@ function addCommand(program: Command, spec: CliCommand, exit: { code: number }):
       exit.code = result.exitCode;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      log.error({ command: spec.name, error: error instanceof Error ? error.name : 'Error' }, message);
-      if (globals.json) process.stdout.write(`${toJson({ error: message })}\n`);
+      const fields = errorFields(error);
+      log.error({ command: spec.name, ...fields }, message);
+      if (globals.json) process.stdout.write(`${toJson({ error: message, ...fields })}\n`);
       exit.code = 1;
     }
   });

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,12 +46,16 @@ describe('fieldloop tool', () => {
     expect(summary.problems).toEqual([]);
     expect(summary.snapshot.version).toBe(1);
     expect(summary.snapshot.stats.samples).toBe(2);
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('fails with the reason for a missing mapping file', () => {
     const result = fieldloop('--json', 'ingest', tmpdir(), '--mapping', '/nonexistent/mapping.yaml');
     expect(result.status).toBe(1);
-    expect(JSON.parse(result.stdout)).toEqual({ error: expect.stringMatching(/mapping \/nonexistent\/mapping\.yaml cannot be read/) });
+    expect(JSON.parse(result.stdout)).toEqual({ error: expect.stringMatching(/mapping \/nonexistent\/mapping\.yaml cannot be read/), type: 'MappingError' });
+    const logged = JSON.parse(result.stderr.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;
+    expect(logged).toMatchObject({ command: 'ingest', type: 'MappingError', msg: expect.stringMatching(/mapping \/nonexistent/) });
+    expect(logged).not.toHaveProperty('error');
   });
 
   it('names a missing ingest input', () => {

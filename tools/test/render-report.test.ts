@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import type { ModelEvaluation } from '../src/gate/evaluation.ts';
 import { DEFAULT_GATE_POLICY } from '../src/gate/gate-policy.ts';
 import type { LoopReport, RoundRecord } from '../src/report/loop-report.ts';
 import { renderReport } from '../src/report/render-report.ts';
+import { barChart, confusionMatrix, lineChart } from '../src/report/svg-charts.ts';
 import { CHROMIUM, loadInChromium } from './support/headless-chromium.ts';
 
 function evaluation(label: string, accuracy: number, mae: number): ModelEvaluation {
@@ -94,6 +95,7 @@ describe('renderReport', () => {
     const charts = [...page.dom.matchAll(/data-chart="([^"]*)" data-marks="(\d+)"/g)].map((m) => ({ name: m[1], marks: Number(m[2]) }));
     expect(charts.length).toBeGreaterThanOrEqual(14);
     expect(charts.filter((chart) => chart.marks === 0)).toEqual([]);
+    await rm(dir, { recursive: true, force: true });
   });
 
   it.skipIf(!CHROMIUM)('reports a console error on a broken page (needs Debian chromium)', async () => {
@@ -102,5 +104,36 @@ describe('renderReport', () => {
     await writeFile(file, '<!doctype html><html><body><script>console.error("boom"); undefinedFunction();</script></body></html>');
     const page = loadInChromium(file);
     expect(page.consoleErrors.length).toBeGreaterThan(0);
+    await rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe('report charts', () => {
+  it('labels each round of a round-over-round chart with its number', () => {
+    const svg = lineChart('mae, round over round', { candidate: [2, 1.8, 1.7] }, 'round', ['3', '4', '5']);
+    const ticks = [...svg.matchAll(/<text [^>]*font-size="9">([^<]*)<\/text>/g)].map((m) => m[1]);
+    expect(ticks).toEqual(['3', '4', '5']);
+  });
+
+  it('numbers epochs from 1 and labels at most a dozen of a long series', () => {
+    const svg = lineChart('loss', { total: Array.from({ length: 40 }, (_, i) => 1 / (i + 1)) }, 'epoch');
+    const ticks = [...svg.matchAll(/<text [^>]*font-size="9">([^<]*)<\/text>/g)].map((m) => m[1]);
+    expect(ticks[0]).toBe('1');
+    expect(ticks.at(-1)).toBe('40');
+    expect(ticks.length).toBeLessThanOrEqual(13);
+  });
+
+  it('keeps long tag names whole up to 40 characters and in full in the tooltip', () => {
+    const long = 'scenario:night-path/wet-asphalt/oncoming-headlights-glare';
+    const svg = barChart('tags', { 'scenario:night-path': 40, [long]: 12 }, 'tag');
+    expect(svg).toContain('>scenario:night-path</text>');
+    expect(svg).toContain(`>${long.slice(0, 39)}…</text>`);
+    expect(svg).toContain(`<title>${long}: 12</title>`);
+  });
+
+  it('writes the count into each non-empty confusion cell', () => {
+    const svg = confusionMatrix('sign', ['stop', 'yield'], [[18, 0], [3, 17]]);
+    const counts = [...svg.matchAll(/<text [^>]*text-anchor="middle"[^>]*>(\d+)<\/text>/g)].map((m) => m[1]);
+    expect(counts).toEqual(['18', '3', '17']);
   });
 });

@@ -70,20 +70,25 @@ function roundSection(round: RoundRecord): string {
   return parts.filter((part) => part !== '').join('\n');
 }
 
-/** Builds one round-over-round chart per head: the candidate's, deployed model's and teacher's metric. */
+/**
+ * Builds one round-over-round chart per head: the candidate's, deployed model's and teacher's
+ * metric. A round without the head leaves a gap, so every point stays above its round's tick.
+ */
 function metricsOverRounds(report: LoopReport): string {
-  const charts = new Map<string, Record<string, number[]>>();
-  for (const round of report.rounds) {
+  const charts = new Map<string, { candidate: number[]; deployed: number[]; teacher: number[] }>();
+  const rounds = report.rounds.map((round) => String(round.round));
+  report.rounds.forEach((round, index) => {
     for (const [head, evaluation] of Object.entries(round.candidate.heads)) {
       const key = `${head} ${evaluation.metric.name}${evaluation.metric.higherIsBetter ? ' (higher is better)' : ' (lower is better)'}`;
-      const series = charts.get(key) ?? { candidate: [], deployed: [], teacher: [] };
-      series.candidate?.push(evaluation.metric.value);
-      series.deployed?.push(round.deployed?.heads[head]?.metric.value ?? Number.NaN);
-      series.teacher?.push(round.teacher?.heads[head]?.metric.value ?? Number.NaN);
+      const gap = () => new Array<number>(rounds.length).fill(Number.NaN);
+      const series = charts.get(key) ?? { candidate: gap(), deployed: gap(), teacher: gap() };
+      series.candidate[index] = evaluation.metric.value;
+      series.deployed[index] = round.deployed?.heads[head]?.metric.value ?? Number.NaN;
+      series.teacher[index] = round.teacher?.heads[head]?.metric.value ?? Number.NaN;
       charts.set(key, series);
     }
-  }
-  return [...charts.entries()].map(([key, series]) => lineChart(`${key}, round over round`, series, 'round')).join('\n');
+  });
+  return [...charts.entries()].map(([key, series]) => lineChart(`${key}, round over round`, series, 'round', rounds)).join('\n');
 }
 
 /**

@@ -53,8 +53,20 @@ function legend(names: readonly string[]): string {
     .join(' ');
 }
 
-/** Draws a line chart of several series over a shared index (epochs, rounds). */
-export function lineChart(name: string, series: Record<string, readonly number[]>, xLabel: string): string {
+/** Picks the indexes to label on an axis of `count` points, at most `limit` of them, always the last. */
+function tickIndexes(count: number, limit = 12): number[] {
+  const step = Math.max(1, Math.ceil(count / limit));
+  const picked: number[] = [];
+  for (let i = 0; i < count; i += step) picked.push(i);
+  if (picked.at(-1) !== count - 1) picked.push(count - 1);
+  return picked;
+}
+
+/**
+ * Draws a line chart of several series over a shared index (epochs, rounds). `xTicks` labels the
+ * points of that index; without it they are numbered from 1.
+ */
+export function lineChart(name: string, series: Record<string, readonly number[]>, xLabel: string, xTicks?: readonly string[]): string {
   const names = Object.keys(series);
   const longest = Math.max(1, ...names.map((n) => series[n]?.length ?? 0));
   const [low, high] = extent(names.flatMap((n) => [...(series[n] ?? [])]));
@@ -71,23 +83,40 @@ export function lineChart(name: string, series: Record<string, readonly number[]
     const dots = points.map(([px, py]) => `<circle cx="${px.toFixed(1)}" cy="${py.toFixed(1)}" r="2.5" fill="${color}"/>`).join('');
     return `<path d="${line}" fill="none" stroke="${color}" stroke-width="1.8"/>${dots}`;
   });
-  return `<figure>${frame(name, marks, paths.join(''), low, high, xLabel)}<figcaption>${escapeHtml(name)} ${legend(names)}</figcaption></figure>`;
+  const tickY = HEIGHT - MARGIN.bottom + 12;
+  const ticks = tickIndexes(longest)
+    .map((i) => `<text x="${x(i).toFixed(1)}" y="${tickY}" text-anchor="middle" font-size="9">${escapeHtml(xTicks?.[i] ?? String(i + 1))}</text>`)
+    .join('');
+  return `<figure>${frame(name, marks, paths.join('') + ticks, low, high, xLabel)}<figcaption>${escapeHtml(name)} ${legend(names)}</figcaption></figure>`;
 }
 
-/** Draws a bar chart of named values. */
+const BAR_ROW = 16;
+const LABEL_CHARS = 40;
+
+/**
+ * Draws a bar chart of named values as horizontal bars, one row per name, so long names such as
+ * scenario tags stay readable. A name longer than 40 characters is cut with an ellipsis; its full
+ * text stays in the bar's tooltip.
+ */
 export function barChart(name: string, values: Record<string, number>, xLabel: string): string {
   const entries = Object.entries(values);
   const [, high] = extent([0, ...entries.map(([, v]) => v)]);
-  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
-  const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
-  const slot = plotWidth / Math.max(1, entries.length);
+  const labels = entries.map(([label]) => (label.length > LABEL_CHARS ? `${label.slice(0, LABEL_CHARS - 1)}…` : label));
+  const labelWidth = Math.min(240, 12 + 5.6 * Math.max(4, ...labels.map((label) => label.length)));
+  const plotWidth = WIDTH - labelWidth - 60;
+  const height = MARGIN.top + entries.length * BAR_ROW + 30;
   const bars = entries.map(([label, value], i) => {
-    const h = (value / high) * plotHeight;
-    const left = MARGIN.left + i * slot + slot * 0.15;
-    const labelText = entries.length <= 16 ? `<text x="${left + slot * 0.35}" y="${HEIGHT - MARGIN.bottom + 12}" text-anchor="middle" font-size="9">${escapeHtml(label.slice(0, 12))}</text>` : '';
-    return `<rect x="${left.toFixed(1)}" y="${(MARGIN.top + plotHeight - h).toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${h.toFixed(1)}" fill="${PALETTE[0]}"><title>${escapeHtml(label)}: ${value}</title></rect>${labelText}`;
+    const w = high > 0 ? (value / high) * plotWidth : 0;
+    const top = MARGIN.top + i * BAR_ROW;
+    return `<text x="${labelWidth - 6}" y="${top + 11}" text-anchor="end" font-size="10">${escapeHtml(labels[i] ?? label)}</text>` +
+      `<rect x="${labelWidth}" y="${top + 2}" width="${w.toFixed(1)}" height="${BAR_ROW - 4}" fill="${PALETTE[0]}"><title>${escapeHtml(label)}: ${value}</title></rect>` +
+      `<text x="${(labelWidth + w + 4).toFixed(1)}" y="${top + 11}" font-size="10">${niceNumber(value)}</text>`;
   });
-  return `<figure>${frame(name, entries.filter(([, v]) => v > 0).length, bars.join(''), 0, high, xLabel)}<figcaption>${escapeHtml(name)}</figcaption></figure>`;
+  const axis = `<text x="${labelWidth + plotWidth / 2}" y="${height - 8}" text-anchor="middle" font-size="11">${escapeHtml(xLabel)}</text>`;
+  const marks = entries.filter(([, v]) => v > 0).length;
+  return `<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${height}" width="${WIDTH}" height="${height}" ` +
+    `data-chart="${escapeHtml(name)}" data-marks="${marks}" role="img" aria-label="${escapeHtml(name)}">${bars.join('')}${axis}</svg>` +
+    `<figcaption>${escapeHtml(name)}</figcaption></figure>`;
 }
 
 /** Draws a histogram of samples, one colour per named series, on shared bins. */
@@ -131,7 +160,12 @@ export function confusionMatrix(name: string, classes: readonly string[], matrix
     row.map((count, c) => {
       const shade = Math.round(255 - (count / top) * 200);
       const color = r === c ? `rgb(${shade},${shade},255)` : `rgb(255,${shade},${shade})`;
-      return `<rect x="${offset + c * size}" y="${offset + r * size}" width="${size - 1}" height="${size - 1}" fill="${color}"><title>${escapeHtml(classes[r] ?? '')} predicted as ${escapeHtml(classes[c] ?? '')}: ${count}</title></rect>`;
+      const rect = `<rect x="${offset + c * size}" y="${offset + r * size}" width="${size - 1}" height="${size - 1}" fill="${color}"><title>${escapeHtml(classes[r] ?? '')} predicted as ${escapeHtml(classes[c] ?? '')}: ${count}</title></rect>`;
+      // Cells of at least 14 px show their count; smaller ones keep it in the tooltip.
+      const text = count > 0 && size >= 14
+        ? `<text x="${offset + c * size + (size - 1) / 2}" y="${offset + r * size + size * 0.68}" text-anchor="middle" font-size="${Math.min(10, size - 6)}"${shade < 140 ? ' fill="#fff"' : ''}>${count}</text>`
+        : '';
+      return rect + text;
     }),
   );
   const labels = classes.length <= 20

@@ -25,7 +25,29 @@ export async function useTfjsBackend(name: TfjsBackendName): Promise<typeof tf> 
     throw new Error('tfjs backend tensorflow needs @tensorflow/tfjs-node, which is not installed');
   }
   if (!(await tf.setBackend(name))) throw new Error(`tfjs backend ${name} failed to initialise`);
+  if (name === 'cpu') firstCpuTensorWithoutBanner();
   return tf;
+}
+
+let cpuBannerShown = false;
+
+/**
+ * tfjs's cpu backend prints a banner on its first tensor in Node that recommends
+ * @tensorflow/tfjs-node. The runtime names its engine and backend itself. This makes that first
+ * tensor with the banner filtered out; every other warning still reaches the console.
+ */
+function firstCpuTensorWithoutBanner(): void {
+  if (cpuBannerShown) return;
+  cpuBannerShown = true;
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!args.some((arg) => typeof arg === 'string' && arg.includes('running TensorFlow.js in Node.js'))) warn(...args);
+  };
+  try {
+    tf.tidy(() => tf.scalar(0));
+  } finally {
+    console.warn = warn;
+  }
 }
 
 /** Returns whether @tensorflow/tfjs-node (native TensorFlow) can be loaded in this process. */
