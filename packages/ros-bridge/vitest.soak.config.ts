@@ -6,5 +6,6 @@ export default defineConfig({
     include: ['test/soak/**/*.soak.ts'],
     testTimeout: 900_000,
     hookTimeout: 60_000,
+    globalSetup: ['../../vitest.temp-root.ts'],
   },
 });
