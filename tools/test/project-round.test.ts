@@ -9,15 +9,10 @@ import { loadProjectConfig } from '../src/project/project-config.ts';
 import type { ProjectContext } from '../src/project/project-context.ts';
 import { projectPaths } from '../src/project/project-paths.ts';
 import { readReleases } from '../src/project/release-registry.ts';
+import { runRound } from '../src/project/run-round.ts';
 import { STAGE_RECORD_FILE } from '../src/project/stage-record.ts';
-import { distillStage } from '../src/project/stages/distill-stage.ts';
-import { evaluateStage } from '../src/project/stages/evaluate-stage.ts';
-import { exportStage } from '../src/project/stages/export-stage.ts';
 import { fleetStage } from '../src/project/stages/fleet-stage.ts';
-import { gateStage } from '../src/project/stages/gate-stage.ts';
 import { ingestStage } from '../src/project/stages/ingest-stage.ts';
-import { publishStage } from '../src/project/stages/publish-stage.ts';
-import { reportStage } from '../src/project/stages/report-stage.ts';
 import { trainStage } from '../src/project/stages/train-stage.ts';
 import { generateSimData } from '../src/sim/generate-sim-data.ts';
 import { CHROMIUM, loadInChromium } from './support/headless-chromium.ts';
@@ -49,19 +44,6 @@ async function writeConfig(file: string, data: string, gate: string): Promise<vo
   );
 }
 
-async function runRound(context: ProjectContext) {
-  const log = context.log;
-  const ingest = await ingestStage(context);
-  await trainStage(context);
-  await distillStage(context);
-  await exportStage(context, cli(log));
-  await evaluateStage(context);
-  const gate = await gateStage(context);
-  const publish = await publishStage(context);
-  const { report } = await reportStage(context);
-  return { ingest, gate, publish, report };
-}
-
 describe('project-mode rounds, stage by stage', () => {
   let dir: string;
   let data: string;
@@ -80,7 +62,7 @@ describe('project-mode rounds, stage by stage', () => {
     const paths = projectPaths(join(dir, 'project'));
     const context: ProjectContext = { config: await loadProjectConfig(configFile, REPO), paths, log };
 
-    const first = await runRound(context);
+    const first = await runRound(context, cli(log));
     expect(first.ingest.basis.round).toBe(0);
     expect(first.ingest.basis.baseline).toBeNull();
     expect(first.gate.result.publish, [...first.gate.result.reasons, ...log.problems].join('\n')).toBe(true);
@@ -109,7 +91,7 @@ describe('project-mode rounds, stage by stage', () => {
     // Round 1 with a latency budget of zero: the gate must block, and the fleet stays on v1.
     await writeConfig(configFile, data, '{ maxTopClassShare: 1, minRelativeSpread: 0, maxLatencyP99Ms: 0 }');
     const strict: ProjectContext = { ...context, config: await loadProjectConfig(configFile, REPO) };
-    const second = await runRound(strict);
+    const second = await runRound(strict, cli(log));
     expect(second.ingest.basis.round).toBe(1);
     expect(second.ingest.basis.snapshot.version).toBe(batch?.snapshotVersion);
     expect(second.ingest.basis.baseline?.version).toBe(1);
@@ -118,9 +100,9 @@ describe('project-mode rounds, stage by stage', () => {
     expect(second.publish.result.publishedVersion).toBeNull();
     expect(second.publish.result.fleetVersions).toEqual({ 'robot-1': 1, 'robot-2': 1 });
     expect((await readReleases(paths)).map((r) => r.version)).toEqual([1]);
-    expect(second.report.rounds.map((r) => r.round)).toEqual([0, 1]);
-    expect(second.report.rounds[1]?.deployed?.label).toBe('deployed v1');
-    expect(Object.values(second.report.rounds[1]?.fieldSamples ?? {}).reduce((a, b) => a + b, 0)).toBe(batch?.added);
+    expect(second.report.report.rounds.map((r) => r.round)).toEqual([0, 1]);
+    expect(second.report.report.rounds[1]?.deployed?.label).toBe('deployed v1');
+    expect(Object.values(second.report.report.rounds[1]?.fieldSamples ?? {}).reduce((a, b) => a + b, 0)).toBe(batch?.added);
     if (CHROMIUM) {
       const page = loadInChromium(join(paths.stage('report'), 'report.html'));
       expect(page.consoleErrors).toEqual([]);

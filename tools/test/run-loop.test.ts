@@ -4,10 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '@fieldloop/contracts';
 import { findSharedData } from '@fieldloop/contracts';
-import { DEFAULT_GATE_POLICY } from '../src/gate/gate-policy.ts';
 import type { LoopReport } from '../src/report/loop-report.ts';
 import { generateSimData } from '../src/sim/generate-sim-data.ts';
 import { runLoop } from '../src/loop/run-loop.ts';
+import { loadProjectConfig } from '../src/project/project-config.ts';
+import { projectPaths } from '../src/project/project-paths.ts';
+import { readReleases } from '../src/project/release-registry.ts';
+
+const REPO = join(import.meta.dirname, '..', '..');
 import { CHROMIUM, loadInChromium } from './support/headless-chromium.ts';
 
 /** Collects warnings and errors, so a test can show them when it fails. */
@@ -19,6 +23,8 @@ function testLogger(): Logger & { problems: string[] } {
   return { debug() {}, info() {}, warn: note('warn'), error: note('error'), problems };
 }
 
+const cli = (log: Logger) => ({ log, progress: () => ({ update() {}, stop() {} }) });
+
 describe('runLoop on procedural data', () => {
   let dir: string;
   beforeAll(async () => {
@@ -26,36 +32,43 @@ describe('runLoop on procedural data', () => {
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  it('keeps the fleet on the deployed model when the gate blocks', async () => {
+  it('continues a project: the fleet feeds round 1, whose blocked candidate leaves v1 deployed', async () => {
     const data = join(dir, 'sim');
     await generateSimData({ out: data, drives: 4, frames: 60, signsPerClass: 30, seed: 3 });
-    // Round 0 has no deployed model to compare with and relaxed collapse limits, so a briefly
-    // trained model is published. Round 1's latency budget of zero blocks any candidate, and the
-    // fleet must stay on version 1.
-    const lenient = { ...DEFAULT_GATE_POLICY, maxTopClassShare: 1, minRelativeSpread: 0 };
     const log = testLogger();
-    const result = await runLoop({
+    const common = {
       out: join(dir, 'out'),
       dataDir: data,
       dataConfig: join(import.meta.dirname, '..', '..', 'configs', 'data', 'sim.yaml'),
       teacherConfig: join(import.meta.dirname, '..', '..', 'packages', 'trainer', 'configs', 'teacher-sim.yaml'),
-      rounds: 2,
+      rounds: 1,
       teacherEpochs: 6,
       distillEpochs: 6,
-      policy: (round) => (round === 0 ? lenient : { ...lenient, maxLatencyP99Ms: 0 }),
-      log,
-    });
-    const [first, second] = result.report.rounds;
-    expect(first?.gate.publish, [...(first?.gate.reasons ?? []), ...log.problems].join('\n')).toBe(true);
-    expect(first?.publishedVersion).toBe(1);
-    expect(first?.fleetVersions).toEqual({ 'robot-1': 1, 'robot-2': 1 });
-    expect(second?.gate.publish).toBe(false);
-    expect(second?.gate.reasons.some((reason) => /p99 latency .* \(budget 0 ms\)/.test(reason))).toBe(true);
-    expect(second?.publishedVersion).toBeNull();
-    expect(second?.fleetVersions).toEqual({ 'robot-1': 1, 'robot-2': 1 });
-    expect(second?.deployed?.label).toBe('deployed v1');
-    expect(Object.values(second?.fieldSamples ?? {}).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
-    expect(second?.snapshot.version).toBeGreaterThan(first?.snapshot.version ?? 0);
+    };
+    // Round 0 has no deployed model to compare with and relaxed collapse limits, so a briefly
+    // trained model is published.
+    const lenient = { maxTopClassShare: 1, minRelativeSpread: 0 };
+    const first = await runLoop({ ...common, gate: lenient }, cli(log));
+    expect(first.report.rounds[0]?.gate.publish, [...(first.report.rounds[0]?.gate.reasons ?? []), ...log.problems].join('\n')).toBe(true);
+    expect(first.report.rounds[0]?.publishedVersion).toBe(1);
+    const config = await loadProjectConfig(first.configFile, REPO);
+    expect(config.gate.maxTopClassShare).toBe(1);
+    expect(config.teacherEpochs).toBe(6);
+
+    // The second run continues the project: the fleet drives on v1, and round 1's latency budget
+    // of zero blocks any candidate, so the fleet must stay on version 1.
+    const result = await runLoop({ ...common, gate: { ...lenient, maxLatencyP99Ms: 0 } }, cli(log));
+    const [round0, round1] = result.report.rounds;
+    expect(round0?.fleetVersions).toEqual({ 'robot-1': 1, 'robot-2': 1 });
+    expect(round1?.round).toBe(1);
+    expect(round1?.gate.publish).toBe(false);
+    expect(round1?.gate.reasons.some((reason) => /p99 latency .* \(budget 0 ms\)/.test(reason))).toBe(true);
+    expect(round1?.publishedVersion).toBeNull();
+    expect(round1?.fleetVersions).toEqual({ 'robot-1': 1, 'robot-2': 1 });
+    expect(round1?.deployed?.label).toBe('deployed v1');
+    expect(Object.values(round1?.fieldSamples ?? {}).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    expect(round1?.snapshot.version).toBeGreaterThan(round0?.snapshot.version ?? 0);
+    expect((await readReleases(projectPaths(common.out))).map((release) => release.version)).toEqual([1]);
     const saved = JSON.parse(await readFile(result.reportJson, 'utf8')) as LoopReport;
     expect(saved.rounds).toHaveLength(2);
     if (CHROMIUM) {
@@ -72,7 +85,7 @@ describe.skipIf(!shared)('runLoop on shared/data (skipped: shared/data not found
     const out = await mkdtemp(join(tmpdir(), 'fieldloop-loop-shared-'));
     try {
       const log = testLogger();
-      const result = await runLoop({ out, dataDir: shared as string, rounds: 2, teacherEpochs: 8, distillEpochs: 6, log });
+      const result = await runLoop({ out, dataDir: shared as string, rounds: 2, teacherEpochs: 8, distillEpochs: 6 }, cli(log));
       const rounds = result.report.rounds;
       expect(rounds.length, log.problems.join('\n')).toBe(2);
       for (const round of rounds) {

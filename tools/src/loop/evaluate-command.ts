@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BundleManifest, CliCommand, CliContext, CliResult } from '@fieldloop/contracts';
@@ -11,19 +11,13 @@ import { readReleases } from '../project/release-registry.ts';
 import { evaluateExportedModel } from './evaluate-exported-model.ts';
 
 /**
- * Finds the bundle of a path: a bundle directory, the newest release of a project directory
- * (the Nx round targets' `--dir`), or the newest published bundle of a `fieldloop loop` run.
+ * Finds the bundle of a path: a bundle directory, or the newest release of a project directory
+ * (the Nx round targets' `--dir`, the `--out` of `fieldloop loop`).
  */
 async function findBundle(path: string): Promise<string | null> {
   if (existsSync(join(path, 'manifest.json'))) return path;
   const newest = (await readReleases(projectPaths(path))).at(-1);
-  if (newest) return newest.bundleDir;
-  const rounds = existsSync(path) ? (await readdir(path)).filter((name) => /^round-\d+$/.test(name)) : [];
-  const ordered = rounds.sort((a, b) => Number(b.slice(6)) - Number(a.slice(6)));
-  for (const round of ordered) {
-    if (existsSync(join(path, round, 'bundle', 'manifest.json'))) return join(path, round, 'bundle');
-  }
-  return null;
+  return newest ? newest.bundleDir : null;
 }
 
 async function storeFromOptions(options: Record<string, unknown>, context: CliContext): Promise<{ storeDir: string; snapshot: number; cleanup: () => Promise<void> }> {
@@ -54,15 +48,15 @@ async function storeFromOptions(options: Record<string, unknown>, context: CliCo
  */
 export const evaluateCommand: CliCommand = {
   name: 'evaluate',
-  summary: 'score a bundle, a loop run or a teacher on a recording, image folder or snapshot, per head and scenario tag',
+  summary: 'score a bundle, a project\'s newest release or a teacher on a recording, image folder or snapshot, per head and scenario tag',
   description:
-    'With a bundle (a directory with manifest.json) or a loop run folder (its newest published bundle), runs the ' +
+    'With a bundle (a directory with manifest.json) or a project directory (its newest release), runs the ' +
     'exported model file itself at batch 1 and reports per head accuracy or MAE, per scenario tag, latency and size. ' +
     'With a teacher directory (model-card.json), reports the trainer\'s full metrics. --data ingests a recording or ' +
     'image folder with --mapping into a temporary store first; --store scores a snapshot of an existing store.',
   arguments: '',
   options: [
-    { flags: '--model <path>', description: 'bundle directory, project directory (--dir of the Nx round targets), loop run folder (--out of fieldloop loop) or teacher directory', required: true },
+    { flags: '--model <path>', description: 'bundle directory, project directory (--dir of the Nx round targets, --out of fieldloop loop) or teacher directory', required: true },
     { flags: '--data <path>', description: 'recording or image folder to score on, ingested with --mapping' },
     { flags: '--mapping <file>', description: 'mapping file for --data' },
     { flags: '--store <dir>', description: 'data set store to score on, instead of --data' },
@@ -72,7 +66,7 @@ export const evaluateCommand: CliCommand = {
   ],
   async run(args, options, context): Promise<CliResult> {
     const model = resolve(String(options.model));
-    if (!existsSync(model)) throw new Error(`--model ${model} not found; pass a bundle directory, a project or loop run directory, or a teacher directory`);
+    if (!existsSync(model)) throw new Error(`--model ${model} not found; pass a bundle directory, a project directory, or a teacher directory`);
     const bundle = await findBundle(model);
     const source = await storeFromOptions(options, context);
     try {
@@ -80,7 +74,7 @@ export const evaluateCommand: CliCommand = {
       if (!['train', 'val', 'test', 'all'].includes(split)) throw new Error(`--split must be train, val, test or all, got ${split}`);
       if (!bundle) {
         if (!existsSync(join(model, 'model-card.json'))) {
-          throw new Error(`${model} is neither a bundle (manifest.json), a loop run folder with a published bundle, nor a teacher (model-card.json)`);
+          throw new Error(`${model} is neither a bundle (manifest.json), a project directory with a published release, nor a teacher (model-card.json)`);
         }
         if (split === 'all') throw new Error('a teacher is scored on one split: pass --split train, val or test');
         return evaluateTeacherCommand.run(args, { ...options, model, store: source.storeDir, snapshot: String(source.snapshot), split }, context);

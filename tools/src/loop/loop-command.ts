@@ -16,14 +16,16 @@ export const loopCommand: CliCommand = {
   name: 'loop',
   summary: 'run rounds of the closed loop: train, distill, gate, publish, collect field data, retrain',
   description:
-    'Runs the whole loop in one process with embedded defaults: an in-process aedes MQTT broker, the SQLite data ' +
-    'set store under --out, and a simulated fleet of robots running the real edge runtime. Without --data it ' +
-    'first generates the built-in procedural drives and signs. Round 0 trains and publishes the base model; each ' +
-    'later round replays recordings on the robots, collects what their triggers captured, fine-tunes, re-distills ' +
-    'and publishes only when the gate finds no regression. Writes report.html and report.json under --out.',
+    'Runs the project-mode stages of each round in one process, with the fleet stage between rounds, in the ' +
+    'project directory --out: an in-process aedes MQTT broker, the SQLite data set store, and a simulated fleet of ' +
+    'robots running the real edge runtime. Without --data it first generates the built-in procedural drives and ' +
+    'signs. Round 0 trains and publishes the base model; each later round replays recordings on the robots, ' +
+    'collects what their triggers captured, fine-tunes, re-distills and publishes only when the gate finds no ' +
+    'regression. Writes --out/project.yaml, with which `fieldloop project STAGE` continues the project, and the ' +
+    'report under --out/stages/report.',
   arguments: '',
   options: [
-    { flags: '--out <dir>', description: 'directory for the store, models, bundles and report', defaultValue: '.fieldloop/loop' },
+    { flags: '--out <dir>', description: 'project directory for the store, releases, stage artifacts and report', defaultValue: '.fieldloop/loop' },
     { flags: '--data <dir>', description: 'folder of real recordings described by --data-config (default: built-in procedural data)' },
     { flags: '--data-config <file>', description: 'YAML data config; default configs/data/shared-data.yaml with --data, configs/data/sim.yaml without' },
     { flags: '--teacher-config <file>', description: 'teacher config; default packages/trainer/configs/teacher.yaml with --data, teacher-sim.yaml without' },
@@ -44,11 +46,11 @@ export const loopCommand: CliCommand = {
       teacherEpochs: optionalInteger(options.teacherEpochs, '--teacher-epochs'),
       distillEpochs: optionalInteger(options.distillEpochs, '--distill-epochs'),
       backend,
-      log: context.log,
-    });
+    }, context);
     const lines = result.report.rounds.map(roundLine);
     lines.push(`report: ${result.reportHtml}`);
-    const summary = { report: result.reportHtml, rounds: result.report.rounds.map(roundSummary) };
+    lines.push(`project config: ${result.configFile} (fieldloop project status --dir ${resolve(String(options.out))} --config ${result.configFile})`);
+    const summary = { report: result.reportHtml, config: result.configFile, rounds: result.report.rounds.map(roundSummary) };
     return { exitCode: 0, summary, text: lines.join('\n') };
   },
 };

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CliCommand, CliContext, CliResult } from '@fieldloop/contracts';
 import type { HeadEvaluation } from '../gate/evaluation.ts';
-import { REPO_DIR } from '../loop/run-loop.ts';
+import { REPO_DIR } from '../repo-dir.ts';
 import { roundLine, roundSummary } from '../report/round-summary.ts';
 import { loadProjectConfig } from './project-config.ts';
 import type { ProjectContext } from './project-context.ts';

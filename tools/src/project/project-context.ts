@@ -5,7 +5,7 @@ import type { Logger, SnapshotManifest } from '@fieldloop/contracts';
 import { DatasetStore } from '@fieldloop/dataset';
 import { writeFileAtomic } from '@fieldloop/distill';
 import { loadDataConfig, type DataConfig } from '../loop/data-config.ts';
-import { REPO_DIR } from '../loop/run-loop.ts';
+import { REPO_DIR } from '../repo-dir.ts';
 import type { ProjectConfig } from './project-config.ts';
 import type { ProjectPaths, StageName } from './project-paths.ts';
 import type { RoundBasis } from './stage-record.ts';
