@@ -1,8 +1,10 @@
 import type { HeadSpec, InputSpec } from '@fieldloop/contracts';
 import * as tf from '@tensorflow/tfjs';
+import * as flatbuffers from 'flatbuffers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildStudent, exportTflite, readTfliteInfo } from '../src/index.ts';
 import { measureTfliteBytes } from '../src/tflite/measure-tflite-bytes.ts';
+import { field, tableVector } from '../src/tflite/read-tflite.ts';
 import { TensorType } from '../src/tflite/schema.ts';
 import { writeTfliteModel, type TfliteModelData } from '../src/tflite/write-flatbuffer.ts';
 import { maxAbsoluteError, runTflite, runTfjs, seededInput } from './helpers.ts';
@@ -53,6 +55,53 @@ describe('writeTfliteModel vector sharing', () => {
   it('shared vectors read per tensor', () => {
     const info = readTfliteInfo(writeTfliteModel(modelWithQuantizedTensors()));
     expect(info.tensors.map((t) => t.scaleCount)).toEqual([2, 2, 2]);
+  });
+
+  it('equal shapes written once', () => {
+    const bytes = writeTfliteModel(modelWithQuantizedTensors());
+    const bb = new flatbuffers.ByteBuffer(bytes);
+    const model = bb.readInt32(bb.position()) + bb.position();
+    const tensors = tableVector(bb, model, 2).flatMap((subgraph) => tableVector(bb, subgraph, 0));
+    const shapeStarts = tensors.map((tensor) => bb.__vector(tensor + field(bb, tensor, 0)));
+    expect(new Set(shapeStarts).size).toBe(1);
+  });
+});
+
+describe('writeTfliteModel defaults', () => {
+  const model: TfliteModelData = {
+    description: 'defaults',
+    tensors: [
+      { name: 'x', shape: [1, 2], type: TensorType.FLOAT32, buffer: 0 },
+      { name: '', shape: [2], type: TensorType.INT32, buffer: 1 },
+    ],
+    buffers: [new Uint8Array(0), new Uint8Array(8)],
+    operators: [],
+    inputs: [{ name: 'x', tensor: 0 }],
+    outputs: [],
+    metadata: [],
+  };
+  const bytes = writeTfliteModel(model);
+  const bb = new flatbuffers.ByteBuffer(bytes);
+  const root = bb.readInt32(bb.position()) + bb.position();
+  const tensors = tableVector(bb, tableVector(bb, root, 2)[0]!, 0);
+
+  it('default-valued fields left out', () => {
+    // Tensor field 1 is the type (default FLOAT32), field 2 the buffer (default 0).
+    expect(field(bb, tensors[0]!, 1)).toBe(0);
+    expect(field(bb, tensors[0]!, 2)).toBe(0);
+    expect(field(bb, tensors[1]!, 1)).not.toBe(0);
+    expect(field(bb, tensors[1]!, 2)).not.toBe(0);
+  });
+
+  it('empty name left out', () => {
+    expect(field(bb, tensors[0]!, 3)).not.toBe(0);
+    expect(field(bb, tensors[1]!, 3)).toBe(0);
+  });
+
+  it('defaults read back as schema values', () => {
+    const info = readTfliteInfo(bytes);
+    expect(info.tensors.map((t) => t.type)).toEqual([TensorType.FLOAT32, TensorType.INT32]);
+    expect(info.tensors.map((t) => t.name)).toEqual(['x', '']);
   });
 });
 
@@ -105,6 +154,22 @@ describe('measureTfliteBytes', () => {
       expect(maxAbsoluteError(litert[head.name]!, values) / range, `${head.name} on litert`).toBeLessThan(0.08);
       expect(maxAbsoluteError(tfjsTflite[head.name]!, values) / range, `${head.name} on tfjs-tflite`).toBeLessThan(0.08);
     }
+  });
+
+  it('only signature tensors named', () => {
+    for (const bytes of [float, int8]) {
+      const info = readTfliteInfo(bytes);
+      const named = info.tensors.flatMap((t, i) => (t.name === '' ? [] : [i]));
+      expect(named.sort((a, b) => a - b)).toEqual([...info.inputs, ...info.outputs].sort((a, b) => a - b));
+      expect(info.inputs.map((i) => info.tensors[i]!.name)).toEqual(['image']);
+      expect(info.outputs.map((i) => info.tensors[i]!.name)).toEqual(heads.map((h) => h.name));
+    }
+  });
+
+  it('all names kept on request', () => {
+    const info = readTfliteInfo(exportTflite(student, { modelCard: card, calibration, tensorNames: 'all' }));
+    expect(info.tensors.every((t) => t.name !== '')).toBe(true);
+    expect(info.tensors.map((t) => t.name)).toContain('stem_conv/kernel');
   });
 
   it('non-TFLite data rejected', () => {

@@ -31,6 +31,12 @@ export interface BuildOptions {
   metadata: Array<{ name: string; data: Uint8Array }>;
   /** Calibrated ranges; when present the model is full-integer int8 with float32 edges. */
   int8Ranges?: TensorRanges;
+  /**
+   * Tensors that keep their name in the file. `signature` (the default) names only the model
+   * input and outputs, because the runtimes report those names. `all` also gives weights and
+   * intermediate tensors their layer names, for people who inspect the file.
+   */
+  tensorNames?: 'signature' | 'all';
 }
 
 function bytesOf(array: Float32Array | Int32Array | Int8Array): Uint8Array {
@@ -141,6 +147,13 @@ export function buildTfliteModel(graph: Graph, options: BuildOptions): TfliteMod
     return { name: output.name, tensor: floatTensor };
   });
 
+  if ((options.tensorNames ?? 'signature') === 'signature') {
+    const named = new Set([modelInput, ...outputs.map((output) => output.tensor)]);
+    tensors.forEach((tensor, index) => {
+      if (!named.has(index)) tensor.name = '';
+    });
+  }
+
   return {
     description: options.description,
     tensors,
@@ -249,16 +262,15 @@ function lowerOp(op: GraphOp, int8: boolean, quant: Map<number, ActivationQuanti
         optionsType: BuiltinOptions.Pool2DOptions,
         writeOptions: pool2DOptions(op.filter),
       };
-    case 'reshape': {
-      const shapeTensor = addConstant(`${op.layer}/shape`, [op.newShape.length], TensorType.INT32, bytesOf(Int32Array.from(op.newShape)));
+    case 'reshape':
+      // Without the optional shape input, RESHAPE reads the shape from `new_shape` in its options.
       return {
         code: BuiltinOperator.RESHAPE,
-        inputs: [op.inputs[0]!, shapeTensor],
+        inputs: [op.inputs[0]!],
         outputs: [op.output],
         optionsType: BuiltinOptions.ReshapeOptions,
         writeOptions: reshapeOptions(op.newShape),
       };
-    }
     case 'softmax':
       return {
         code: BuiltinOperator.SOFTMAX,

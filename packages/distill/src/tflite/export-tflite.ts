@@ -16,6 +16,8 @@ export interface ExportTfliteOptions {
   /** JSON object stored as TFLite metadata `fieldloop_model_card` (heads, input, labels). */
   modelCard?: unknown;
   description?: string;
+  /** Tensors that keep their name in the file; see `BuildOptions.tensorNames`. Default `signature`. */
+  tensorNames?: 'signature' | 'all';
 }
 
 /**
@@ -33,6 +35,7 @@ export function exportTflite(model: tf.LayersModel, options: ExportTfliteOptions
     description: options.description ?? `fieldloop export of ${model.name}`,
     metadata,
     ...(int8Ranges ? { int8Ranges } : {}),
+    ...(options.tensorNames ? { tensorNames: options.tensorNames } : {}),
   });
   return writeTfliteModel(data);
 }

@@ -19,6 +19,7 @@ export interface TensorQuantization {
 }
 
 export interface TfliteTensor {
+  /** Tensor name; the writer leaves the optional `name` field out when this is empty. */
   name: string;
   shape: number[];
   type: TensorTypeCode;
@@ -86,8 +87,8 @@ function byteVector(builder: flatbuffers.Builder, bytes: Uint8Array): flatbuffer
 /**
  * Writes each distinct vector and quantization table once and returns the first offset for
  * every later equal one. A flatbuffer table may point at data another table points at, so
- * per-channel tensors with equal channel counts share one zero-point vector, and tensors with
- * equal parameters share one table.
+ * per-channel tensors with equal channel counts share one zero-point vector, tensors with equal
+ * parameters share one table, and equal shapes and operator index lists share one vector.
  */
 class SharedWriter {
   private readonly offsets = new Map<string, flatbuffers.Offset>();
@@ -101,6 +102,10 @@ class SharedWriter {
       this.offsets.set(key, offset);
     }
     return offset;
+  }
+
+  int32Vector(values: readonly number[]): flatbuffers.Offset {
+    return this.once(`i32:${values.join(',')}`, () => int32Vector(this.builder, values));
   }
 
   float32Vector(values: readonly number[]): flatbuffers.Offset {
@@ -127,42 +132,45 @@ class SharedWriter {
   }
 }
 
+// Scalar fields below pass their schema default as the flatbuffers default. A field equal to its
+// default is then left out, and readers return the schema default for it.
+
 function writeTensor(builder: flatbuffers.Builder, shared: SharedWriter, tensor: TfliteTensor): flatbuffers.Offset {
-  const shape = int32Vector(builder, tensor.shape);
-  const name = builder.createString(tensor.name);
+  const shape = shared.int32Vector(tensor.shape);
+  const name = tensor.name === '' ? 0 : builder.createString(tensor.name);
   const quantization = tensor.quantization === undefined ? 0 : shared.quantization(tensor.quantization);
-  // Tensor: shape 0, type 1, buffer 2, name 3, quantization 4.
+  // Tensor: shape 0, type 1 (default FLOAT32), buffer 2 (default 0, the empty buffer), name 3, quantization 4.
   builder.startObject(5);
   builder.addFieldOffset(0, shape, 0);
-  builder.addFieldInt8(1, tensor.type, -1);
-  builder.addFieldInt32(2, tensor.buffer, -1);
-  builder.addFieldOffset(3, name, 0);
+  builder.addFieldInt8(1, tensor.type, TensorType.FLOAT32);
+  builder.addFieldInt32(2, tensor.buffer, 0);
+  if (name !== 0) builder.addFieldOffset(3, name, 0);
   if (quantization !== 0) builder.addFieldOffset(4, quantization, 0);
   return builder.endObject();
 }
 
-function writeOperator(builder: flatbuffers.Builder, op: TfliteOperator, opcodeIndex: number): flatbuffers.Offset {
-  const inputs = int32Vector(builder, op.inputs);
-  const outputs = int32Vector(builder, op.outputs);
+function writeOperator(builder: flatbuffers.Builder, shared: SharedWriter, op: TfliteOperator, opcodeIndex: number): flatbuffers.Offset {
+  const inputs = shared.int32Vector(op.inputs);
+  const outputs = shared.int32Vector(op.outputs);
   const options = op.writeOptions === undefined ? 0 : op.writeOptions(builder);
-  // Operator: opcode_index 0, inputs 1, outputs 2, builtin_options_type 3, builtin_options 4.
+  // Operator: opcode_index 0, inputs 1, outputs 2, builtin_options_type 3 (default NONE), builtin_options 4.
   builder.startObject(5);
-  builder.addFieldInt32(0, opcodeIndex, -1);
+  builder.addFieldInt32(0, opcodeIndex, 0);
   builder.addFieldOffset(1, inputs, 0);
   builder.addFieldOffset(2, outputs, 0);
   if (options !== 0) {
-    builder.addFieldInt8(3, op.optionsType, -1);
+    builder.addFieldInt8(3, op.optionsType, BuiltinOptions.NONE);
     builder.addFieldOffset(4, options, 0);
   }
   return builder.endObject();
 }
 
 function writeOperatorCode(builder: flatbuffers.Builder, code: number): flatbuffers.Offset {
-  // OperatorCode: deprecated_builtin_code 0 (int8, capped at 127), custom_code 1, version 2, builtin_code 3.
+  // OperatorCode: deprecated_builtin_code 0 (int8, capped at 127), custom_code 1, version 2
+  // (default 1), builtin_code 3. Readers take the larger of the two codes.
   builder.startObject(4);
-  builder.addFieldInt8(0, Math.min(code, 127), -1);
-  builder.addFieldInt32(2, 1, -1);
-  builder.addFieldInt32(3, code, -1);
+  builder.addFieldInt8(0, Math.min(code, 127), 0);
+  builder.addFieldInt32(3, code, 0);
   return builder.endObject();
 }
 
@@ -172,7 +180,7 @@ function writeTensorMaps(builder: flatbuffers.Builder, maps: Array<{ name: strin
     // TensorMap: name 0, tensor_index 1.
     builder.startObject(2);
     builder.addFieldOffset(0, name, 0);
-    builder.addFieldInt32(1, map.tensor, -1);
+    builder.addFieldInt32(1, map.tensor, 0);
     return builder.endObject();
   });
   return offsetVector(builder, offsets);
@@ -190,9 +198,9 @@ export function writeTfliteModel(model: TfliteModelData): Uint8Array {
 
   const shared = new SharedWriter(builder);
   const tensors = offsetVector(builder, model.tensors.map((t) => writeTensor(builder, shared, t)));
-  const operators = offsetVector(builder, model.operators.map((op) => writeOperator(builder, op, codes.indexOf(op.code))));
-  const inputs = int32Vector(builder, model.inputs.map((i) => i.tensor));
-  const outputs = int32Vector(builder, model.outputs.map((o) => o.tensor));
+  const operators = offsetVector(builder, model.operators.map((op) => writeOperator(builder, shared, op, codes.indexOf(op.code))));
+  const inputs = shared.int32Vector(model.inputs.map((i) => i.tensor));
+  const outputs = shared.int32Vector(model.outputs.map((o) => o.tensor));
   const subgraphName = builder.createString('main');
   // SubGraph: tensors 0, inputs 1, outputs 2, operators 3, name 4.
   builder.startObject(5);
@@ -221,7 +229,7 @@ export function writeTfliteModel(model: TfliteModelData): Uint8Array {
     // Metadata: name 0, buffer 1.
     builder.startObject(2);
     builder.addFieldOffset(0, name, 0);
-    builder.addFieldInt32(1, model.buffers.length + i, -1);
+    builder.addFieldInt32(1, model.buffers.length + i, 0);
     return builder.endObject();
   });
   const metadata = offsetVector(builder, metadataOffsets);
@@ -229,12 +237,11 @@ export function writeTfliteModel(model: TfliteModelData): Uint8Array {
   const signatureInputs = writeTensorMaps(builder, model.inputs);
   const signatureOutputs = writeTensorMaps(builder, model.outputs);
   const signatureKey = builder.createString(SIGNATURE_KEY);
-  // SignatureDef: inputs 0, outputs 1, signature_key 2, (deprecated 3), subgraph_index 4.
+  // SignatureDef: inputs 0, outputs 1, signature_key 2, (deprecated 3), subgraph_index 4 (default 0).
   builder.startObject(5);
   builder.addFieldOffset(0, signatureInputs, 0);
   builder.addFieldOffset(1, signatureOutputs, 0);
   builder.addFieldOffset(2, signatureKey, 0);
-  builder.addFieldInt32(4, 0, -1);
   const signature = builder.endObject();
   const signatures = offsetVector(builder, [signature]);
 
@@ -256,14 +263,15 @@ export function writeTfliteModel(model: TfliteModelData): Uint8Array {
 
 export function conv2DOptions(padding: 'SAME' | 'VALID', strides: [number, number], dilation: [number, number], activation: keyof typeof ActivationFunctionType) {
   return (builder: flatbuffers.Builder): flatbuffers.Offset => {
-    // Conv2DOptions: padding 0, stride_w 1, stride_h 2, fused_activation_function 3, dilation_w 4, dilation_h 5.
+    // Conv2DOptions: padding 0, stride_w 1, stride_h 2, fused_activation_function 3, dilation_w 4
+    // (default 1), dilation_h 5 (default 1). The other fields default to 0.
     builder.startObject(6);
-    builder.addFieldInt8(0, Padding[padding], -1);
-    builder.addFieldInt32(1, strides[1], -1);
-    builder.addFieldInt32(2, strides[0], -1);
-    builder.addFieldInt8(3, ActivationFunctionType[activation], -1);
-    builder.addFieldInt32(4, dilation[1], -1);
-    builder.addFieldInt32(5, dilation[0], -1);
+    builder.addFieldInt8(0, Padding[padding], 0);
+    builder.addFieldInt32(1, strides[1], 0);
+    builder.addFieldInt32(2, strides[0], 0);
+    builder.addFieldInt8(3, ActivationFunctionType[activation], 0);
+    builder.addFieldInt32(4, dilation[1], 1);
+    builder.addFieldInt32(5, dilation[0], 1);
     return builder.endObject();
   };
 }
@@ -277,56 +285,58 @@ export function depthwiseConv2DOptions(
 ) {
   return (builder: flatbuffers.Builder): flatbuffers.Offset => {
     // DepthwiseConv2DOptions: padding 0, stride_w 1, stride_h 2, depth_multiplier 3,
-    // fused_activation_function 4, dilation_w 5, dilation_h 6.
+    // fused_activation_function 4, dilation_w 5 (default 1), dilation_h 6 (default 1). The other
+    // fields default to 0.
     builder.startObject(7);
-    builder.addFieldInt8(0, Padding[padding], -1);
-    builder.addFieldInt32(1, strides[1], -1);
-    builder.addFieldInt32(2, strides[0], -1);
-    builder.addFieldInt32(3, multiplier, -1);
-    builder.addFieldInt8(4, ActivationFunctionType[activation], -1);
-    builder.addFieldInt32(5, dilation[1], -1);
-    builder.addFieldInt32(6, dilation[0], -1);
+    builder.addFieldInt8(0, Padding[padding], 0);
+    builder.addFieldInt32(1, strides[1], 0);
+    builder.addFieldInt32(2, strides[0], 0);
+    builder.addFieldInt32(3, multiplier, 0);
+    builder.addFieldInt8(4, ActivationFunctionType[activation], 0);
+    builder.addFieldInt32(5, dilation[1], 1);
+    builder.addFieldInt32(6, dilation[0], 1);
     return builder.endObject();
   };
 }
 
 export function fullyConnectedOptions(activation: keyof typeof ActivationFunctionType) {
   return (builder: flatbuffers.Builder): flatbuffers.Offset => {
-    // FullyConnectedOptions: fused_activation_function 0.
+    // FullyConnectedOptions: fused_activation_function 0 (default NONE).
     builder.startObject(4);
-    builder.addFieldInt8(0, ActivationFunctionType[activation], -1);
+    builder.addFieldInt8(0, ActivationFunctionType[activation], 0);
     return builder.endObject();
   };
 }
 
 export function activationOnlyOptions(activation: keyof typeof ActivationFunctionType) {
   return (builder: flatbuffers.Builder): flatbuffers.Offset => {
-    // AddOptions: fused_activation_function 0.
+    // AddOptions: fused_activation_function 0 (default NONE).
     builder.startObject(2);
-    builder.addFieldInt8(0, ActivationFunctionType[activation], -1);
+    builder.addFieldInt8(0, ActivationFunctionType[activation], 0);
     return builder.endObject();
   };
 }
 
 export function concatenationOptions(axis: number, activation: keyof typeof ActivationFunctionType) {
   return (builder: flatbuffers.Builder): flatbuffers.Offset => {
-    // ConcatenationOptions: axis 0, fused_activation_function 1.
+    // ConcatenationOptions: axis 0, fused_activation_function 1, both with default 0.
     builder.startObject(2);
-    builder.addFieldInt32(0, axis, -1);
-    builder.addFieldInt8(1, ActivationFunctionType[activation], -1);
+    builder.addFieldInt32(0, axis, 0);
+    builder.addFieldInt8(1, ActivationFunctionType[activation], 0);
     return builder.endObject();
   };
 }
 
 export function pool2DOptions(filter: [number, number]) {
   return (builder: flatbuffers.Builder): flatbuffers.Offset => {
-    // Pool2DOptions: padding 0, stride_w 1, stride_h 2, filter_width 3, filter_height 4, fused_activation_function 5.
+    // Pool2DOptions: padding 0, stride_w 1, stride_h 2, filter_width 3, filter_height 4,
+    // fused_activation_function 5, all with default 0.
     builder.startObject(6);
-    builder.addFieldInt8(0, Padding.VALID, -1);
-    builder.addFieldInt32(1, 1, -1);
-    builder.addFieldInt32(2, 1, -1);
-    builder.addFieldInt32(3, filter[1], -1);
-    builder.addFieldInt32(4, filter[0], -1);
+    builder.addFieldInt8(0, Padding.VALID, 0);
+    builder.addFieldInt32(1, 1, 0);
+    builder.addFieldInt32(2, 1, 0);
+    builder.addFieldInt32(3, filter[1], 0);
+    builder.addFieldInt32(4, filter[0], 0);
     return builder.endObject();
   };
 }
