@@ -10,6 +10,7 @@ import { LiteRtEngine } from '../src/engines/litert-engine.ts';
 import { NoEngineError, selectEngine } from '../src/engines/select-engine.ts';
 import { TfjsEngine } from '../src/engines/tfjs-engine.ts';
 import { TfjsTfliteEngine } from '../src/engines/tfjs-tflite-engine.ts';
+import { useTfjsBackend } from '../src/engines/tfjs-backend.ts';
 import { buildTwoHeadModel, tempDir, writeTfjsBundle } from './helpers/tiny-models.ts';
 import { memoryLog } from './helpers/test-log.ts';
 
@@ -29,9 +30,8 @@ describe('tfjs engines', () => {
   beforeAll(async () => {
     root = await tempDir('engines');
     const pair = generateSigningKeyPair();
+    const tf = await useTfjsBackend('cpu');
     const model = buildTwoHeadModel({ seed: 3 });
-    const tf = await import('@tensorflow/tfjs');
-    await tf.setBackend('cpu');
     const outputs = model.predict(tf.fill([1, 8, 8, 3], 0.5)) as import('@tensorflow/tfjs').Tensor[];
     expected = outputs.map((output) => output.dataSync() as Float32Array);
     await writeTfjsBundle(model, join(root.path, 'b'), 1, parsePrivateKey(pair.privateKeyPem));

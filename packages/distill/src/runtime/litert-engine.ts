@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { withoutConsoleWarning } from '@fieldloop/contracts';
 import type { CompiledModel, Tensor as LiteRtTensor } from '@litertjs/core';
 import { findInvalidQuantizedDimension, pinInputBatch, readTfliteInfo } from '../tflite/read-tflite.ts';
 import {
@@ -33,9 +34,9 @@ async function loadLiteRtModule(): Promise<LiteRtModule> {
   }
   const restore = installWasmScriptGlobals();
   try {
-    // LiteRT.js requests a WebGPU device from `navigator.gpu` and logs a warning when it is missing;
-    // the wasm (XNNPACK) CPU path needs no GPU.
-    await module.loadLiteRt(liteRtWasmDir());
+    // loadLiteRt always tries to create a WebGPU device and warns when it fails, with a stack
+    // trace. The wasm (XNNPACK) CPU path needs no GPU, so that one warning is dropped.
+    await withoutConsoleWarning(/Failed to create default WebGPU device/, () => module.loadLiteRt(liteRtWasmDir()));
   } finally {
     restore();
   }

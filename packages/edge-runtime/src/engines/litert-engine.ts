@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { withoutConsoleWarning } from '@fieldloop/contracts';
 import type { ModelFiles } from '../bundle/bundle-files.ts';
 import type { InferenceEngine, LoadedModel, TensorDtype, TensorInfo } from './engine.ts';
 import { removeShapeSignatures } from './remove-shape-signatures.ts';
@@ -19,16 +20,13 @@ async function loadRuntime(): Promise<LiteRtModule> {
       return litert;
     }
     const wasmDir = join(dirname(createRequire(import.meta.url).resolve('@litertjs/core')), '..', 'wasm') + '/';
-    // loadLiteRt always tries to create a WebGPU device and reports the failure with console.warn;
-    // Node has no WebGPU, so that one warning is expected and muted while the runtime loads.
-    const warn = console.warn;
-    console.warn = () => undefined;
     const restoreGlobals = installWasmGlobals();
     try {
-      await litert.loadLiteRt(wasmDir);
+      // loadLiteRt always tries to create a WebGPU device and warns when it fails, with a stack
+      // trace. Node has no WebGPU and the runtime names the CPU engine it uses, so that one warning is dropped.
+      await withoutConsoleWarning(/Failed to create default WebGPU device/, () => litert.loadLiteRt(wasmDir));
     } finally {
       restoreGlobals();
-      console.warn = warn;
     }
     return litert;
   })();

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { withoutConsoleWarning } from '@fieldloop/contracts';
 
 /** tfjs backends the runtime uses. `tensorflow` exists only when @tensorflow/tfjs-node loads. */
 export type TfjsBackendName = 'wasm' | 'cpu' | 'tensorflow';
@@ -25,7 +26,7 @@ export async function useTfjsBackend(name: TfjsBackendName): Promise<typeof tf> 
     throw new Error('tfjs backend tensorflow needs @tensorflow/tfjs-node, which is not installed');
   }
   if (!(await tf.setBackend(name))) throw new Error(`tfjs backend ${name} failed to initialise`);
-  if (name === 'cpu') firstCpuTensorWithoutBanner();
+  if (name === 'cpu') await firstCpuTensorWithoutBanner();
   return tf;
 }
 
@@ -36,18 +37,10 @@ let cpuBannerShown = false;
  * @tensorflow/tfjs-node. The runtime names its engine and backend itself. This makes that first
  * tensor with the banner filtered out; every other warning still reaches the console.
  */
-function firstCpuTensorWithoutBanner(): void {
+async function firstCpuTensorWithoutBanner(): Promise<void> {
   if (cpuBannerShown) return;
   cpuBannerShown = true;
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    if (!args.some((arg) => typeof arg === 'string' && arg.includes('running TensorFlow.js in Node.js'))) warn(...args);
-  };
-  try {
-    tf.tidy(() => tf.scalar(0));
-  } finally {
-    console.warn = warn;
-  }
+  await withoutConsoleWarning(/running TensorFlow\.js in Node\.js/, () => tf.scalar(0).dispose());
 }
 
 /** Returns whether @tensorflow/tfjs-node (native TensorFlow) can be loaded in this process. */
