@@ -93,7 +93,7 @@ describe('decideGate', () => {
     const decision = decideGate(model('c', [head]), null, POLICY);
     const check = decision.checks.find((c) => c.check === 'baseline');
     expect(check?.passed).toBe(true);
-    expect(check?.detail).toMatch(/^steering mae: 7\.2000 against 7\.1000 for the best constant prediction \(not gated\)/);
+    expect(check?.detail).toMatch(/^steering mae: 7\.2000 against 7\.1000 for the train split's best constant prediction \(not gated\)/);
   });
 
   it('blocks a head no better than the baseline', () => {
@@ -101,6 +101,6 @@ describe('decideGate', () => {
     const decision = decideGate(model('c', [{ ...signHead(0.2), baseline: 0.18 }, { ...steeringHead(2.0), baseline: 6 }]), null, policy);
     expect(decision.publish).toBe(false);
     expect(decision.reasons).toHaveLength(1);
-    expect(decision.reasons[0]).toMatch(/^sign accuracy: 0\.2000 against 0\.1800 for the best constant prediction \(at least 0\.2300 needed\)/);
+    expect(decision.reasons[0]).toMatch(/^sign accuracy: 0\.2000 against 0\.1800 for the train split's best constant prediction \(at least 0\.2300 needed\)/);
   });
 });

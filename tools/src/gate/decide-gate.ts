@@ -70,7 +70,7 @@ function baselineCheck(head: HeadEvaluation, policy: GatePolicy): GateCheck | nu
     head: head.head,
     slice: null,
     passed,
-    detail: `${head.head} ${name}: ${format(value)} against ${format(head.baseline)} for the best constant prediction (${limit})`,
+    detail: `${head.head} ${name}: ${format(value)} against ${format(head.baseline)} for the train split's best constant prediction (${limit})`,
   };
 }
 

@@ -23,9 +23,9 @@ export interface HeadEvaluation {
   support: number;
   spread: PredictionSpread;
   /**
-   * The metric of the best constant predictor on the same samples: the most frequent label's
-   * share for classes, the MAE of the median label for regression. A model that does not beat it
-   * has learned nothing the gate can see.
+   * The metric, on the same samples, of the best constant prediction fitted on the train split:
+   * the most frequent class of a classification head, the median label of a regression head. A
+   * model that does not beat it has learned nothing the gate can see.
    */
   baseline?: number;
 }

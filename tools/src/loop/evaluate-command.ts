@@ -61,7 +61,7 @@ export const evaluateCommand: CliCommand = {
     { flags: '--mapping <file>', description: 'mapping file for --data' },
     { flags: '--store <dir>', description: 'data set store to score on, instead of --data' },
     { flags: '--snapshot <ref>', description: 'snapshot version or latest, with --store', defaultValue: 'latest' },
-    { flags: '--split <name>', description: 'split to score: train, val, test, or all (the default with --data)' },
+    { flags: '--split <name>', description: 'split to score: train, val, test (the default with --store) or all (the default with --data)' },
     { flags: '--backend <name>', description: 'tfjs backend for teachers: tfjs-node-gpu, tfjs-node, wasm or cpu' },
   ],
   async run(args, options, context): Promise<CliResult> {
@@ -70,7 +70,7 @@ export const evaluateCommand: CliCommand = {
     const bundle = await findBundle(model);
     const source = await storeFromOptions(options, context);
     try {
-      const split = String(options.split ?? (typeof options.data === 'string' ? 'all' : 'val'));
+      const split = String(options.split ?? (typeof options.data === 'string' ? 'all' : 'test'));
       if (!['train', 'val', 'test', 'all'].includes(split)) throw new Error(`--split must be train, val, test or all, got ${split}`);
       if (!bundle) {
         if (!existsSync(join(model, 'model-card.json'))) {

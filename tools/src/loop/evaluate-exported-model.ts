@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { HeadSpec, InputSpec } from '@fieldloop/contracts';
 import { DatasetStore } from '@fieldloop/dataset';
 import { labelTarget, loadTfliteModel, preparePixels, type TfliteEngine } from '@fieldloop/distill';
+import { constantPrediction, constantPredictionMetric } from '../gate/constant-prediction.ts';
 import type { HeadEvaluation, ModelEvaluation } from '../gate/evaluation.ts';
 import type { ConfusionMatrix } from '../report/loop-report.ts';
 
@@ -50,24 +51,8 @@ function percentile(sorted: readonly number[], share: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))] as number;
 }
 
-/** Returns the mean absolute error of predicting the median of `values` for each of them. */
-function medianAbsoluteError(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)] as number;
-  return values.reduce((sum, value) => sum + Math.abs(value - median), 0) / values.length;
-}
-
-/** Returns the share of the most frequent value. */
-function mostFrequentShare(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const counts = new Map<number, number>();
-  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
-  return Math.max(...counts.values()) / values.length;
-}
-
 /** Scores one head: accuracy for classification and binary heads, MAE in label units for regression. */
-function evaluateHead(head: HeadSpec, scored: readonly ScoredSample[]): { evaluation: HeadEvaluation; confusion: ConfusionMatrix | null } {
+function evaluateHead(head: HeadSpec, scored: readonly ScoredSample[], train: readonly number[]): { evaluation: HeadEvaluation; confusion: ConfusionMatrix | null } {
   const isRegression = head.kind === 'regression';
   const { mean, std } = head.normalization ?? { mean: 0, std: 1 };
   const predict = (sample: ScoredSample): number => {
@@ -86,7 +71,10 @@ function evaluateHead(head: HeadSpec, scored: readonly ScoredSample[]): { evalua
     slices[tag] = { value: score(subset), support: subset.length };
   }
   const predictions = scored.map(predict);
-  const baseline = isRegression ? medianAbsoluteError(scored.map((s) => s.label)) : mostFrequentShare(scored.map((s) => s.target));
+  // Without train labels for this head, the constant is fitted on the scored samples themselves.
+  const values = scored.map((s) => (isRegression ? s.label : s.target));
+  const constant = constantPrediction(head.kind, train.length > 0 ? train : values);
+  const baseline = constant === null ? Number.NaN : constantPredictionMetric(head.kind, constant, values);
   let spread: HeadEvaluation['spread'];
   let confusion: ConfusionMatrix | null = null;
   if (isRegression) {
@@ -132,8 +120,15 @@ export async function evaluateExportedModel(options: EvaluateExportedOptions): P
   const model = await loadTfliteModel(options.file, options.engine ?? 'tfjs-tflite');
   const store = await DatasetStore.open(options.storeDir, { readOnly: true });
   const perHead = new Map<string, ScoredSample[]>(options.heads.map((head) => [head.name, []]));
+  const trainLabels = new Map<string, number[]>(options.heads.map((head) => [head.name, []]));
   const latencies: number[] = [];
   try {
+    for (const record of store.samples(options.snapshot, { split: 'train' })) {
+      for (const head of options.heads) {
+        const target = labelTarget(head, record.labels[head.name]);
+        if (target !== null) trainLabels.get(head.name)?.push(head.kind === 'regression' ? Number(record.labels[head.name]) : target);
+      }
+    }
     const inputName = model.inputs[0]?.name;
     if (inputName === undefined) throw new Error(`${options.file} has no input tensor`);
     for (const record of store.samples(options.snapshot, options.split === 'all' ? {} : { split: options.split })) {
@@ -160,7 +155,7 @@ export async function evaluateExportedModel(options: EvaluateExportedOptions): P
   for (const head of options.heads) {
     const scored = perHead.get(head.name) ?? [];
     if (scored.length === 0) continue;
-    const result = evaluateHead(head, scored);
+    const result = evaluateHead(head, scored, trainLabels.get(head.name) ?? []);
     heads[head.name] = result.evaluation;
     if (result.confusion) confusion[head.name] = result.confusion;
   }

@@ -23,7 +23,8 @@ export interface EvaluateStageResult {
 
 /**
  * Scores the exported int8 file itself, and the baseline release's file, at batch 1 on the basis
- * snapshot's val split, per head and scenario tag, with latency and size.
+ * snapshot's test split, per head and scenario tag, with latency and size. The test split is
+ * the one no stage before has seen: training picks the teacher's best epoch on the val split.
  */
 export async function evaluateStage(context: ProjectContext): Promise<StageRecord<EvaluateStageResult>> {
   const started = Date.now();
@@ -34,7 +35,7 @@ export async function evaluateStage(context: ProjectContext): Promise<StageRecor
   await prepareStageDir(paths, 'evaluate', basis);
   const { model, card } = await loadModelDir(distilled.result.studentDir);
   model.dispose();
-  const common = { heads: card.heads, input: card.input, storeDir: paths.store, snapshot: basis.snapshot.version, split: 'val' as const };
+  const common = { heads: card.heads, input: card.input, storeDir: paths.store, snapshot: basis.snapshot.version, split: 'test' as const };
   const candidateLabel = `candidate of round ${basis.round}`;
   const scored = await evaluateExportedModel({ ...common, file: exported.result.int8.file, label: candidateLabel });
   const baseline = await readBaselineRelease(paths, basis.baseline);
