@@ -15,4 +15,4 @@ export type { BundleManifest, ModelFormat } from './bundle-manifest.ts';
 export { assertFleetId, fleetTopics } from './fleet-topics.ts';
 export { mulberry32Next, seededRandom } from './seeded-random.ts';
 export { compareBigInt } from './compare-bigint.ts';
-export { withoutConsoleWarning } from './without-console-warning.ts';
+export { LITERT_WEBGPU_WARNING, TFJS_CPU_BANNER, withoutConsoleWarning } from './without-console-warning.ts';

@@ -15,3 +15,9 @@ export async function withoutConsoleWarning<T>(pattern: RegExp, action: () => T 
     console.warn = warn;
   }
 }
+
+/** The banner tfjs's cpu backend prints on its first tensor in Node, recommending @tensorflow/tfjs-node. */
+export const TFJS_CPU_BANNER = /running TensorFlow\.js in Node\.js/;
+
+/** The warning, with a stack trace, that LiteRT.js prints when it finds no WebGPU device. */
+export const LITERT_WEBGPU_WARNING = /Failed to create default WebGPU device/;

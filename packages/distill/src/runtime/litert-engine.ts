@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { withoutConsoleWarning } from '@fieldloop/contracts';
+import { LITERT_WEBGPU_WARNING, withoutConsoleWarning } from '@fieldloop/contracts';
 import type { CompiledModel, Tensor as LiteRtTensor } from '@litertjs/core';
 import { findInvalidQuantizedDimension, pinInputBatch, readTfliteInfo } from '../tflite/read-tflite.ts';
 import {
@@ -36,7 +36,7 @@ async function loadLiteRtModule(): Promise<LiteRtModule> {
   try {
     // loadLiteRt always tries to create a WebGPU device and warns when it fails, with a stack
     // trace. The wasm (XNNPACK) CPU path needs no GPU, so that one warning is dropped.
-    await withoutConsoleWarning(/Failed to create default WebGPU device/, () => module.loadLiteRt(liteRtWasmDir()));
+    await withoutConsoleWarning(LITERT_WEBGPU_WARNING, () => module.loadLiteRt(liteRtWasmDir()));
   } finally {
     restore();
   }

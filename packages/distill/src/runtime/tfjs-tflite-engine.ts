@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { TFJS_CPU_BANNER, withoutConsoleWarning } from '@fieldloop/contracts';
 import { findInvalidQuantizedDimension, readTfliteInfo } from '../tflite/read-tflite.ts';
 import { TfliteMicroOnlyError, orderFeeds, type LoadedTfliteModel, type TfliteArray, type TfliteDType, type TfliteTensorSpec } from './tflite-model.ts';
 import { installWasmScriptGlobals, runtimeLog } from './wasm-script-globals.ts';
@@ -41,6 +42,10 @@ export async function loadTfjsTfliteModel(bytes: Uint8Array, label: string): Pro
     throw new TfliteMicroOnlyError(label, `tensor '${invalid.name}' has quantized_dimension ${invalid.quantizedDimension} for rank ${invalid.shape.length}`);
   }
   const module = await getTfjsTflite();
+  // The tensors that carry feeds live on the active tfjs backend, which is cpu when no other was
+  // chosen. Its first tensor prints a banner recommending tfjs-node; this engine does no tfjs
+  // compute, so the banner is dropped.
+  await withoutConsoleWarning(TFJS_CPU_BANNER, () => tf.scalar(0).dispose());
   const logStart = runtimeLog.length;
   const restore = installWasmScriptGlobals();
   let model: Awaited<ReturnType<TfjsTfliteModule['loadTFLiteModel']>>;

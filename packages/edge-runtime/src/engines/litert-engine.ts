@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { withoutConsoleWarning } from '@fieldloop/contracts';
+import { LITERT_WEBGPU_WARNING, withoutConsoleWarning } from '@fieldloop/contracts';
 import type { ModelFiles } from '../bundle/bundle-files.ts';
 import type { InferenceEngine, LoadedModel, TensorDtype, TensorInfo } from './engine.ts';
 import { removeShapeSignatures } from './remove-shape-signatures.ts';
@@ -24,7 +24,7 @@ async function loadRuntime(): Promise<LiteRtModule> {
     try {
       // loadLiteRt always tries to create a WebGPU device and warns when it fails, with a stack
       // trace. Node has no WebGPU and the runtime names the CPU engine it uses, so that one warning is dropped.
-      await withoutConsoleWarning(/Failed to create default WebGPU device/, () => litert.loadLiteRt(wasmDir));
+      await withoutConsoleWarning(LITERT_WEBGPU_WARNING, () => litert.loadLiteRt(wasmDir));
     } finally {
       restoreGlobals();
     }

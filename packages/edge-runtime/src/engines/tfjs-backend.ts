@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { withoutConsoleWarning } from '@fieldloop/contracts';
+import { TFJS_CPU_BANNER, withoutConsoleWarning } from '@fieldloop/contracts';
 
 /** tfjs backends the runtime uses. `tensorflow` exists only when @tensorflow/tfjs-node loads. */
 export type TfjsBackendName = 'wasm' | 'cpu' | 'tensorflow';
@@ -40,7 +40,7 @@ let cpuBannerShown = false;
 async function firstCpuTensorWithoutBanner(): Promise<void> {
   if (cpuBannerShown) return;
   cpuBannerShown = true;
-  await withoutConsoleWarning(/running TensorFlow\.js in Node\.js/, () => tf.scalar(0).dispose());
+  await withoutConsoleWarning(TFJS_CPU_BANNER, () => tf.scalar(0).dispose());
 }
 
 /** Returns whether @tensorflow/tfjs-node (native TensorFlow) can be loaded in this process. */
