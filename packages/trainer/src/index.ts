@@ -11,6 +11,7 @@ export { classificationMetrics, rocAuc, type ClassificationMetrics } from './eva
 export { regressionMetrics, type RegressionMetrics } from './eval/regression-metrics.ts';
 export { baselineOutputs, evaluateOutputs, headMetrics, predictOutputs, type EvaluationReport, type HeadMetrics } from './eval/evaluate-model.ts';
 export { buildTeacherModel } from './model/build-teacher-model.ts';
+export { SeededDropout, setDropoutStep, type SeededDropoutConfig } from './model/seeded-dropout.ts';
 export { createLogVariances, maskedHeadLoss, multiTaskLoss, type HeadTargets, type LossHead } from './model/multitask-loss.ts';
 export { loadTeacherConfig, parseTeacherConfig, TeacherConfigError, type TeacherConfig } from './model/teacher-config.ts';
 export { loadLayersModel, saveLayersModel } from './output/layers-model-files.ts';

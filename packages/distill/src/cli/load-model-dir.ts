@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { HeadSpec, InputSpec } from '@fieldloop/contracts';
 import * as tf from '@tensorflow/tfjs';
+// Registers the trainer's custom layers, such as SeededDropout, which teachers' model.json files name.
+import '@fieldloop/trainer';
 import { writeFileAtomic } from '../tflite/export-tflite.ts';
 
 /** `model-card.json` beside a tfjs model: the heads and input normalisation. */

@@ -1,5 +1,6 @@
 import type { HeadSpec } from '@fieldloop/contracts';
 import * as tf from '@tensorflow/tfjs';
+import { SeededDropout } from './seeded-dropout.ts';
 import type { BackboneConfig, TeacherConfig } from './teacher-config.ts';
 
 /** Number of outputs a head needs: one logit per class, one logit for binary, one value for regression. */
@@ -23,6 +24,9 @@ class SeedSequence {
   }
   glorotUniform(): ReturnType<typeof tf.initializers.heNormal> {
     return tf.initializers.glorotUniform({ seed: this.next++ });
+  }
+  dropoutSeed(): number {
+    return this.next++;
   }
 }
 
@@ -98,9 +102,7 @@ function buildBackbone(input: tf.SymbolicTensor, backbone: BackboneConfig, seeds
     }
   });
   x = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
-  // NOTE: tfjs-layers 4.22 dropout either takes no seed (masks from Math.random) or reuses one
-  // mask for every step when seeded, so runs with dropout > 0 are not bit-reproducible.
-  if (backbone.dropout > 0) x = tf.layers.dropout({ name: 'dropout', rate: backbone.dropout }).apply(x) as tf.SymbolicTensor;
+  if (backbone.dropout > 0) x = new SeededDropout({ name: 'dropout', rate: backbone.dropout, seed: seeds.dropoutSeed() }).apply(x) as tf.SymbolicTensor;
   return x;
 }
 

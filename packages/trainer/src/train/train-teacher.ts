@@ -9,6 +9,7 @@ import { SeededRandom } from '../data/seeded-random.ts';
 import { evaluateOutputs, predictOutputs, type EvaluationReport, type HeadMetrics } from '../eval/evaluate-model.ts';
 import { buildTeacherModel } from '../model/build-teacher-model.ts';
 import { createLogVariances, multiTaskLoss, type LossHead, type LossWeighting } from '../model/multitask-loss.ts';
+import { setDropoutStep } from '../model/seeded-dropout.ts';
 import { metricIncreases, type TeacherConfig } from '../model/teacher-config.ts';
 import { saveLayersModel } from '../output/layers-model-files.ts';
 import { loadCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.ts';
@@ -197,6 +198,7 @@ export async function trainTeacher(options: TrainTeacherOptions): Promise<TrainT
       settable.learningRate = learningRate;
       const batch = makeBatch(options.train, indices, options.heads, input, { config: training.augment, flipRules, random });
       const perHeadLosses: tf.Scalar[] = [];
+      setDropoutStep(model, state.step);
       const { value, grads } = tf.variableGrads(() => {
         const outputs = model.apply(batch.x, { training: true });
         const list = (Array.isArray(outputs) ? outputs : [outputs]) as tf.Tensor[];
