@@ -52,6 +52,9 @@ describe('campaign validation', () => {
   it('names an out-of-range band', () => {
     expect(() => validateCampaign({ triggers: [{ kind: 'confidence-band', head: 'sign', min: 0.5, max: 2 }] }, 'test')).toThrow(CampaignError);
   });
+  it('names missing label thresholds', () => {
+    expect(() => validateCampaign({ triggers: [{ kind: 'label-disagreement' }] }, 'test')).toThrow(/triggers\[0\]\.thresholds is invalid \(missing\)/);
+  });
   it('rejects invalid YAML', () => {
     expect(() => parseCampaign('triggers: [', 'test')).toThrow(/not valid YAML/);
   });
@@ -80,6 +83,26 @@ describe('TriggerEngine', () => {
   it('ignores agreeing shadows', () => {
     const triggers = engine([{ kind: 'shadow-disagreement', thresholds: { sign: 0.3 } }]);
     expect(triggers.evaluate(prediction([0.8, 0.1, 0.1]), prediction([0.7, 0.2, 0.1], 90, 2)).capture).toBe(false);
+  });
+  it('fires where steering misses the recorded label', () => {
+    const triggers = engine([{ kind: 'label-disagreement', thresholds: { steering: 5 } }]);
+    const decision = triggers.evaluate(prediction([1, 0, 0], 90), null, 0, { steering: 97.5, sign: 'stop' });
+    expect(decision.capture).toBe(true);
+    expect(decision.reasons).toEqual(['steering is 7.500 from the recorded 97.5 (> 5)']);
+  });
+  it('keeps frames whose label the prediction meets', () => {
+    const triggers = engine([{ kind: 'label-disagreement', thresholds: { steering: 5, sign: 0.5 } }]);
+    expect(triggers.evaluate(prediction([0.8, 0.1, 0.1], 90), null, 0, { steering: 93, sign: 'stop' }).capture).toBe(false);
+  });
+  it('fires on a low probability for the recorded class', () => {
+    const triggers = engine([{ kind: 'label-disagreement', thresholds: { sign: 0.5 } }]);
+    expect(triggers.evaluate(prediction([0.8, 0.1, 0.1]), null, 0, { sign: 'yield' }).reasons).toEqual(['sign is 0.900 from the recorded yield (> 0.5)']);
+    expect(triggers.evaluate(prediction([0.8, 0.1, 0.1]), null, 0, { sign: 'roundabout' }).reasons[0]).toMatch(/Infinity from the recorded roundabout/);
+  });
+  it('stays quiet on frames without recorded labels', () => {
+    const triggers = engine([{ kind: 'label-disagreement', thresholds: { steering: 0 } }]);
+    expect(triggers.evaluate(prediction([1, 0, 0], 90), null, 0).capture).toBe(false);
+    expect(triggers.evaluate(prediction([1, 0, 0], 90), null, 0, { sign: 'stop' }).capture).toBe(false);
   });
   it('samples at random reproducibly', () => {
     const run = () => Array.from({ length: 200 }, () => engine([{ kind: 'random', probability: 0.1 }]).evaluate(prediction([1, 0, 0]), null).capture);

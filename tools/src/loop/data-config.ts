@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { validateCampaign, type Campaign } from '@fieldloop/edge-runtime';
 
 /** One recording or image folder with the mapping that turns it into samples. */
 export interface DataSource {
@@ -10,11 +11,22 @@ export interface DataSource {
   mapping: string;
 }
 
-/** Base training data and the recordings the simulated fleet replays. */
+/** Base training data, and the recordings the simulated fleet replays with its capture campaign. */
 export interface DataConfig {
   base: DataSource[];
-  fleet: { robots: number; recordings: DataSource[] };
+  fleet: { robots: number; recordings: DataSource[]; campaign: Campaign };
 }
+
+/**
+ * The campaign of a fleet whose data config names none: one frame in three at random, with caps
+ * high enough for replays at full speed.
+ */
+export const DEFAULT_FLEET_CAMPAIGN: Campaign = {
+  name: 'fleet-default',
+  triggers: [{ kind: 'random', probability: 0.35 }],
+  caps: { perMinute: 100_000, perHour: 1_000_000 },
+  seed: 7,
+};
 
 function fail(file: string, problem: string): never {
   throw new Error(`data config ${file}: ${problem}`);
@@ -42,13 +54,14 @@ export async function loadDataConfig(file: string, dataDir: string, repoDir: str
   } catch (error) {
     fail(file, `cannot be read as YAML: ${(error as Error).message}`);
   }
-  const root = (document ?? {}) as { base?: unknown; fleet?: { robots?: unknown; recordings?: unknown } };
+  const root = (document ?? {}) as { base?: unknown; fleet?: { robots?: unknown; recordings?: unknown; campaign?: unknown } };
   const robots = root.fleet?.robots ?? 2;
   if (typeof robots !== 'number' || !Number.isInteger(robots) || robots < 1 || robots > 64) {
     fail(file, `fleet.robots must be an integer from 1 to 64, got ${JSON.stringify(robots)}`);
   }
+  const campaign = root.fleet?.campaign === undefined ? DEFAULT_FLEET_CAMPAIGN : validateCampaign(root.fleet.campaign, `fleet.campaign of data config ${file}`);
   return {
     base: readSources(file, root.base, 'base', resolve(dataDir), repoDir),
-    fleet: { robots, recordings: readSources(file, root.fleet?.recordings, 'fleet.recordings', resolve(dataDir), repoDir) },
+    fleet: { robots, recordings: readSources(file, root.fleet?.recordings, 'fleet.recordings', resolve(dataDir), repoDir), campaign },
   };
 }

@@ -12,17 +12,6 @@ import { SimulatedRobot } from './simulated-robot.ts';
 /** The fleet name of the simulated robots on the MQTT topics. */
 export const SIM_FLEET = 'sim';
 
-/** The capture campaign of the simulated fleet: unsure sign predictions and a random share. */
-export const SIM_CAMPAIGN: Campaign = {
-  name: 'loop-default',
-  triggers: [
-    { kind: 'margin', head: 'sign', below: 0.3 },
-    { kind: 'random', probability: 0.35 },
-  ],
-  caps: { perMinute: 100_000, perHour: 1_000_000 },
-  seed: 7,
-};
-
 /** Generates the built-in procedural drives and signs into `dir` unless they are there already. */
 export async function ensureBuiltInData(dir: string, log: Logger): Promise<void> {
   if (existsSync(join(dir, 'signs'))) return;
@@ -86,17 +75,18 @@ export async function waitForCollector(collector: FleetCollector, messages: numb
   }
 }
 
-/** Starts one robot of the simulated fleet with the loop's campaign and latency budget. */
+/** Starts one robot of the simulated fleet with the data config's campaign and the loop's latency budget. */
 export function startSimRobot(options: {
   robot: string;
   brokerUrl: string;
   workDir: string;
   trustedKeys: readonly TrustedKey[];
   probes: FrameImage[];
+  campaign: Campaign;
   bootFromStore?: boolean;
   log: Logger;
 }): Promise<SimulatedRobot> {
-  return SimulatedRobot.start({ ...options, fleet: SIM_FLEET, latencyBudgetMs: 200, campaign: SIM_CAMPAIGN });
+  return SimulatedRobot.start({ ...options, fleet: SIM_FLEET, latencyBudgetMs: 200 });
 }
 
 /** Starts the collector of the simulated fleet; it commits a field batch only when flushed. */

@@ -128,7 +128,7 @@ export class SimulatedRobot {
         if (!model) throw new Error(`robot ${robot} has no model to run`);
         stats.frames += 1;
         const prediction = await model.predictImage({ kind: 'encoded', bytes: blobs.image }, `${record.source.topic}@${record.source.logTimeNs}`);
-        const decision = triggers.evaluate(prediction, null, stats.frames * 100);
+        const decision = triggers.evaluate(prediction, null, stats.frames * 100, record.labels);
         if (decision.capped) stats.capped += 1;
         if (!decision.capture) return;
         const tags = [...new Set([...record.tags, 'field', `robot:${robot}`])].sort();

@@ -42,7 +42,7 @@ export async function withSimulatedFleet<T>(
     const trustedKeys = trustedKeysFrom([keys.publicKeyPem]);
     for (const robot of robotIds) {
       robots.push(
-        await startSimRobot({ robot, brokerUrl: broker.url, workDir: paths.robot(robot), trustedKeys, probes, bootFromStore: true, log }),
+        await startSimRobot({ robot, brokerUrl: broker.url, workDir: paths.robot(robot), trustedKeys, probes, campaign: dataConfig.fleet.campaign, bootFromStore: true, log }),
       );
     }
     return await work({ client, robots, robotIds, collector });

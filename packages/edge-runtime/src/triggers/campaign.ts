@@ -6,6 +6,13 @@ export type TriggerSpec =
   | { kind: 'margin'; head: string; below: number }
   | { kind: 'entropy'; head: string; above: number }
   | { kind: 'shadow-disagreement'; thresholds: Record<string, number> }
+  /**
+   * Fires where the prediction disagrees with the label the robot recorded for the frame, such as
+   * its driver's steering command: by more than the threshold in label units for a regression
+   * head, and with less than `1 - threshold` probability on the recorded class for the others.
+   * It needs frames that carry their recorded labels; on frames without them it never fires.
+   */
+  | { kind: 'label-disagreement'; thresholds: Record<string, number> }
   | { kind: 'rare-class'; head: string; classes: string[] }
   | { kind: 'random'; probability: number };
 
@@ -26,7 +33,7 @@ export class CampaignError extends Error {
   }
 }
 
-const KINDS = ['confidence-band', 'margin', 'entropy', 'shadow-disagreement', 'rare-class', 'random'];
+const KINDS = ['confidence-band', 'margin', 'entropy', 'shadow-disagreement', 'label-disagreement', 'rare-class', 'random'];
 
 /** Parses a campaign from YAML or JSON text and validates it. */
 export function parseCampaign(text: string, origin: string): Campaign {
@@ -71,7 +78,8 @@ export function validateCampaign(value: unknown, origin: string): Campaign {
         return { kind: 'margin', head: text(`${path}.head`, spec.head), below: number(`${path}.below`, spec.below, 0, 1) };
       case 'entropy':
         return { kind: 'entropy', head: text(`${path}.head`, spec.head), above: number(`${path}.above`, spec.above, 0, 1) };
-      case 'shadow-disagreement': {
+      case 'shadow-disagreement':
+      case 'label-disagreement': {
         const thresholds = spec.thresholds;
         if (typeof thresholds !== 'object' || thresholds === null || Object.keys(thresholds).length === 0) {
           fail(`${path}.thresholds`, 'a mapping of head name to threshold', thresholds);
@@ -79,7 +87,7 @@ export function validateCampaign(value: unknown, origin: string): Campaign {
         const checked = Object.fromEntries(
           Object.entries(thresholds as Record<string, unknown>).map(([head, threshold]) => [head, number(`${path}.thresholds.${head}`, threshold, 0, Number.MAX_VALUE)]),
         );
-        return { kind: 'shadow-disagreement', thresholds: checked };
+        return { kind: spec.kind, thresholds: checked };
       }
       case 'rare-class': {
         const classes = spec.classes;

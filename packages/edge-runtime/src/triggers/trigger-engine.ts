@@ -1,4 +1,4 @@
-import { seededRandom } from '@fieldloop/contracts';
+import { seededRandom, type LabelValue } from '@fieldloop/contracts';
 import type { HeadPrediction } from '../inference/decode-outputs.ts';
 import type { Prediction } from '../inference/predictor.ts';
 import type { Campaign, TriggerSpec } from './campaign.ts';
@@ -25,6 +25,20 @@ export function headDisagreement(active: HeadPrediction, shadow: HeadPrediction)
   return sum / 2;
 }
 
+/**
+ * Distance of a head prediction from a recorded label: the absolute difference in label units
+ * for a regression head, one minus the probability of the recorded class for the others.
+ * A label the head cannot compare with (not a number, an unknown class) counts as infinitely far.
+ */
+export function labelDisagreement(predicted: HeadPrediction, label: LabelValue): number {
+  if (predicted.kind === 'regression') {
+    const value = typeof label === 'number' ? label : Number(label);
+    return Number.isFinite(value) ? Math.abs(predicted.value - value) : Number.POSITIVE_INFINITY;
+  }
+  const probability = predicted.probabilities[String(label)];
+  return probability === undefined ? Number.POSITIVE_INFINITY : 1 - probability;
+}
+
 /** Evaluates a campaign's triggers on each prediction and enforces its per-minute and per-hour caps. */
 export class TriggerEngine {
   readonly campaign: Campaign;
@@ -36,9 +50,12 @@ export class TriggerEngine {
     this.random = seededRandom(campaign.seed);
   }
 
-  /** Decides for one frame; `now` is milliseconds since the epoch (injectable for replays). */
-  evaluate(active: Prediction, shadow: Prediction | null, now = Date.now()): TriggerDecision {
-    const reasons = this.campaign.triggers.flatMap((trigger) => this.fire(trigger, active, shadow));
+  /**
+   * Decides for one frame; `now` is milliseconds since the epoch (injectable for replays).
+   * `recorded` contains the labels the robot recorded for the frame, where it has them.
+   */
+  evaluate(active: Prediction, shadow: Prediction | null, now = Date.now(), recorded: Readonly<Record<string, LabelValue>> | null = null): TriggerDecision {
+    const reasons = this.campaign.triggers.flatMap((trigger) => this.fire(trigger, active, shadow, recorded));
     if (reasons.length === 0) return { reasons, capture: false, capped: false };
     while (this.captures.length > 0 && this.captures[0]! <= now - 3_600_000) this.captures.shift();
     const lastMinute = this.captures.filter((time) => time > now - 60_000).length;
@@ -49,8 +66,18 @@ export class TriggerEngine {
     return { reasons, capture: true, capped: false };
   }
 
-  private fire(trigger: TriggerSpec, active: Prediction, shadow: Prediction | null): string[] {
+  private fire(trigger: TriggerSpec, active: Prediction, shadow: Prediction | null, recorded: Readonly<Record<string, LabelValue>> | null): string[] {
     if (trigger.kind === 'random') return this.random() < trigger.probability ? [`random sample (p=${trigger.probability})`] : [];
+    if (trigger.kind === 'label-disagreement') {
+      if (!recorded) return [];
+      return Object.entries(trigger.thresholds).flatMap(([head, threshold]) => {
+        const predicted = active.heads[head];
+        const label = recorded[head];
+        if (!predicted || label === undefined) return [];
+        const difference = labelDisagreement(predicted, label);
+        return difference > threshold ? [`${head} is ${difference.toFixed(3)} from the recorded ${String(label)} (> ${threshold})`] : [];
+      });
+    }
     if (trigger.kind === 'shadow-disagreement') {
       if (!shadow) return [];
       return Object.entries(trigger.thresholds).flatMap(([head, threshold]) => {
