@@ -39,15 +39,26 @@ export interface BlobStore {
   recoverStaging(isReferenced: (sha256: string) => boolean | Promise<boolean>): Promise<StagingRecovery>;
 }
 
+/** Options of `BlobStaging.put`. */
+export interface BlobPutOptions {
+  /**
+   * True when the caller computed `expectedSha256` over these same bytes, so the session stores
+   * them under it without hashing them again. Only the form of the hash is checked then. Ignored
+   * without `expectedSha256`.
+   */
+  hashVerified?: boolean;
+}
+
 /** A set of blob writes that become visible together. */
 export interface BlobStaging {
   /** Unique among the store's staging sessions. */
   readonly id: string;
   /**
    * Stages bytes and returns their sha256. Writes nothing when the blob already exists in the
-   * store or in this session. `expectedSha256` works as in `BlobStore.put`.
+   * store or in this session. `expectedSha256` works as in `BlobStore.put`, unless
+   * `options.hashVerified` is set.
    */
-  put(bytes: Uint8Array, expectedSha256?: string): Promise<string>;
+  put(bytes: Uint8Array, expectedSha256?: string, options?: BlobPutOptions): Promise<string>;
   /**
    * Publishes every staged blob to the store and then runs `record`, which typically writes the
    * index rows that reference the blobs. If `record` throws, the blobs that this commit added

@@ -290,6 +290,12 @@ export class DatasetStore {
     })();
   }
 
+  /** Tells whether the store has a sample with this id, in any snapshot. */
+  hasSample(sampleId: string): boolean {
+    this.checkOpen();
+    return this.index.sample(sampleId) !== undefined;
+  }
+
   /**
    * Lists every place a sample was seen, oldest first. Throws a DatasetStoreError with code
    * `sample-not-found` for an unknown id.

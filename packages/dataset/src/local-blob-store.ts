@@ -3,7 +3,7 @@ import { sha256Hex } from '@fieldloop/contracts';
 import { mkdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BlobError } from './blob-error.ts';
-import type { BlobStaging, BlobStore, StagingRecovery } from './blob-store.ts';
+import type { BlobPutOptions, BlobStaging, BlobStore, StagingRecovery } from './blob-store.ts';
 import { fsyncDirectory, hasErrorCode, readDirIfPresent, replaceFile, writeNewFile } from './durable-file.ts';
 import { isSha256Hex } from './is-sha256-hex.ts';
 import { stageOnce } from './stage-once.ts';
@@ -142,8 +142,16 @@ export class LocalBlobStore implements BlobStore {
     return recovery;
   }
 
-  /** Computes the hash of bytes and checks it against the expected one, if any. */
-  hashChecked(bytes: Uint8Array, expectedSha256: string | undefined): string {
+  /**
+   * Computes the hash of bytes and checks it against the expected one, if any. With
+   * `hashVerified` it returns the expected hash after checking only its form, as
+   * `BlobStaging.put` documents.
+   */
+  hashChecked(bytes: Uint8Array, expectedSha256: string | undefined, options: BlobPutOptions = {}): string {
+    if (options.hashVerified === true && expectedSha256 !== undefined) {
+      this.checkHash(expectedSha256);
+      return expectedSha256;
+    }
     const sha256 = sha256Hex(bytes);
     if (expectedSha256 !== undefined && sha256 !== expectedSha256) {
       throw new BlobError(
@@ -223,9 +231,9 @@ class LocalBlobStaging implements BlobStaging {
     this.dir = dir;
   }
 
-  async put(bytes: Uint8Array, expectedSha256?: string): Promise<string> {
+  async put(bytes: Uint8Array, expectedSha256?: string, options?: BlobPutOptions): Promise<string> {
     this.checkOpen('put');
-    const sha256 = this.store.hashChecked(bytes, expectedSha256);
+    const sha256 = this.store.hashChecked(bytes, expectedSha256, options);
     await stageOnce(this.writes, sha256, () => this.stage(sha256, bytes));
     return sha256;
   }

@@ -1,4 +1,4 @@
-import type { BlobStaging } from './blob-store.ts';
+import type { BlobPutOptions, BlobStaging } from './blob-store.ts';
 import type { PackedBlobEntry, PackIndex } from './pack-index.ts';
 import type { PackWriter } from './pack-writer.ts';
 import { stageOnce } from './stage-once.ts';
@@ -11,7 +11,7 @@ export interface PackStagingContext {
   /** Tells whether the store already has the blob, packed or as a loose file. */
   has: (sha256: string) => Promise<boolean>;
   /** Computes the sha256 of bytes and checks it against the expected one, as `BlobStore.put` does. */
-  hashChecked: (bytes: Uint8Array, expectedSha256: string | undefined) => string;
+  hashChecked: (bytes: Uint8Array, expectedSha256: string | undefined, options: BlobPutOptions | undefined) => string;
   /** Opens the pack that this session appends to. Called at the first blob that the store lacks. */
   openWriter: () => Promise<PackWriter>;
   /** Flushes the directory entry of a pack file that the writer created. */
@@ -43,9 +43,9 @@ export class PackStaging implements BlobStaging {
     this.id = context.id;
   }
 
-  async put(bytes: Uint8Array, expectedSha256?: string): Promise<string> {
+  async put(bytes: Uint8Array, expectedSha256?: string, options?: BlobPutOptions): Promise<string> {
     this.checkOpen('put');
-    const sha256 = this.context.hashChecked(bytes, expectedSha256);
+    const sha256 = this.context.hashChecked(bytes, expectedSha256, options);
     await stageOnce(this.writes, sha256, () => this.stage(sha256, bytes));
     return sha256;
   }

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { sha256Hex, type Logger } from '@fieldloop/contracts';
 import type Database from 'better-sqlite3';
 import { BlobError } from './blob-error.ts';
-import type { BlobStaging, BlobStore, StagingRecovery } from './blob-store.ts';
+import type { BlobPutOptions, BlobStaging, BlobStore, StagingRecovery } from './blob-store.ts';
 import { fsyncDirectory, hasErrorCode, readDirIfPresent } from './durable-file.ts';
 import type { LocalBlobStore } from './local-blob-store.ts';
 import { findRecordHeaderMismatch, packFileName, parsePackFileName, RECORD_HEADER_BYTES } from './pack-format.ts';
@@ -113,7 +113,7 @@ export class PackedBlobStore implements BlobStore {
       index: this.index,
       fsync: this.fsync,
       has: async (sha256) => this.index.find(sha256) !== undefined || (looseBlobsExist && (await this.loose.has(sha256))),
-      hashChecked: (bytes, expected) => this.loose.hashChecked(bytes, expected),
+      hashChecked: (bytes, expected, options) => this.loose.hashChecked(bytes, expected, options),
       openWriter: () => this.openWriter(appendable),
       syncCreatedPack: () => fsyncDirectory(this.packsDir),
       onFinished: (writer, committed) => {
@@ -283,10 +283,10 @@ class LooseStagingBesidePacks implements BlobStaging {
     this.index = index;
   }
 
-  async put(bytes: Uint8Array, expectedSha256?: string): Promise<string> {
-    const sha256 = this.loose.hashChecked(bytes, expectedSha256);
+  async put(bytes: Uint8Array, expectedSha256?: string, options?: BlobPutOptions): Promise<string> {
+    const sha256 = this.loose.hashChecked(bytes, expectedSha256, options);
     if (this.index.find(sha256) !== undefined) return sha256;
-    return this.inner.put(bytes, sha256);
+    return this.inner.put(bytes, sha256, { hashVerified: true });
   }
 
   commit(record?: () => void | Promise<void>): Promise<void> {

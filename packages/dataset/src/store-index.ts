@@ -170,9 +170,9 @@ export class StoreIndex {
   }
 
   lineage(sampleId: string): LineageRow[] {
-    return this.db
-      .prepare<[string], LineageRow>('SELECT * FROM lineage WHERE sample_id = ? ORDER BY first_version, rowid')
-      .all(sampleId);
+    return this.prepare<[string], LineageRow>(
+      'SELECT * FROM lineage WHERE sample_id = ? ORDER BY first_version, rowid',
+    ).all(sampleId);
   }
 
   /** Tells whether a sample row or a lineage row references the blob. */

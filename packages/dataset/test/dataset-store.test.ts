@@ -402,6 +402,13 @@ describe('DatasetStore reading', () => {
     expect(error.code).toBe('sample-not-found');
   });
 
+  it('hasSample tells stored ids from unknown ones', async () => {
+    const stored = [...store.samples('latest')][0];
+    expect(stored).toBeDefined();
+    expect(store.hasSample(stored!.id)).toBe(true);
+    expect(store.hasSample('0'.repeat(64))).toBe(false);
+  });
+
   it('detects a corrupted blob', async () => {
     const { record } = samples[2]!;
     const path = join(storeDir, 'blobs', record.inputSha256.slice(0, 2), record.inputSha256.slice(2));

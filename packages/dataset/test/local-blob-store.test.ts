@@ -67,6 +67,23 @@ describe('LocalBlobStore', () => {
     expect(await listAll(store)).toEqual([]);
   });
 
+  it('staging takes a verified hash without hashing', async () => {
+    const bytes = Buffer.from('verified bytes');
+    const staging = await store.beginStaging();
+    expect(await staging.put(bytes, sha256Hex(bytes), { hashVerified: true })).toBe(sha256Hex(bytes));
+    await staging.commit();
+    expect((await store.get(sha256Hex(bytes))).equals(bytes)).toBe(true);
+  });
+
+  it('staging rejects a verified hash of the wrong form', async () => {
+    const staging = await store.beginStaging();
+    const error = await staging.put(Buffer.from('bytes'), '../../etc/passwd', { hashVerified: true }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(BlobError);
+    expect((error as BlobError).code).toBe('invalid-hash');
+    await staging.abort();
+    expect(await listAll(store)).toEqual([]);
+  });
+
   it('rejects an invalid hash', async () => {
     await expect(store.get('ABC')).rejects.toThrow(/Invalid blob hash "ABC"/);
     await expect(store.has('../../etc/passwd')).rejects.toThrow(/64 lowercase hex digits/);

@@ -217,6 +217,45 @@ describe('DatasetStore with packBlobs', () => {
   });
 });
 
+describe('SnapshotBuilder.add with verified hashes', () => {
+  it.each([true, false])('stores the sample with packBlobs %s', async (packBlobs) => {
+    const store = await openStore({ packBlobs });
+    const samples = makeSamples(3, 0);
+    const builder = store.beginSnapshot({ note: 'verified' });
+    for (const sample of samples) {
+      await builder.add(sample.record, sample, { verifiedSha256: { image: sample.record.imageSha256, input: sample.record.inputSha256 } });
+    }
+    const manifest = await builder.commit();
+    expect(manifest.stats.samples).toBe(3);
+    await expectBytesRead(store, samples);
+  });
+
+  it('rejects a verified pair that differs from the record', async () => {
+    const store = await openStore();
+    const sample = makeSample({ seed: 1 });
+    const swapped = { image: sample.record.inputSha256, input: sample.record.imageSha256 };
+    const builder = store.beginSnapshot({ note: 'swapped' });
+    const error = await errorOf(builder.add(sample.record, sample, { verifiedSha256: swapped }));
+    expect(error.code).toBe('invalid-sample');
+    expect(error.message).toContain(`input verified hash is ${sample.record.imageSha256}, not inputSha256 ${sample.record.inputSha256}`);
+    expect(error.message).toContain(`image verified hash is ${sample.record.inputSha256}, not imageSha256 ${sample.record.imageSha256}`);
+    expect(error.message).toContain('Nothing was written');
+    await builder.abort();
+    expect(packFileSizes(storeDir)).toEqual({});
+  });
+
+  it('still hashes the bytes without verified hashes', async () => {
+    const store = await openStore();
+    const sample = makeSample({ seed: 1 });
+    const corrupted = { ...sample, input: sample.input.map((byte) => byte ^ 1) };
+    const builder = store.beginSnapshot({ note: 'corrupted' });
+    const error = await errorOf(builder.add(sample.record, corrupted));
+    expect(error.code).toBe('invalid-sample');
+    expect(error.message).toMatch(/input bytes hash to [0-9a-f]{64}, not inputSha256/);
+    await builder.abort();
+  });
+});
+
 describe('DatasetStore reading old stores', () => {
   /** Writes a store as fieldloop did before packs: loose blobs, schema version 1. */
   async function writeVersion1Store(samples: NewSample[]): Promise<void> {

@@ -7,7 +7,9 @@
 // mosquitto on this one thread instead.
 // It also times the data set store alone on the same samples, once with one file per blob (the
 // store's default) and once with pack files (what the collector uses).
+// `--no-store-alone` skips the store-alone runs, so that a CPU profile of the bench process shows the collector alone.
 // Usage: npx nx run ros-bridge:bench-fleet [-- --samples N] [--in-process] [--sync full|normal] [--no-store-fsync] [--in-flight N] [--connections N]
+//   [--no-store-alone]
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,6 +33,7 @@ const count = Number(option('--samples') ?? 1000);
 const synchronous = (option('--sync') ?? 'full') as 'full' | 'normal';
 const storeFsync = !process.argv.includes('--no-store-fsync');
 const inProcess = process.argv.includes('--in-process');
+const storeAlone = !process.argv.includes('--no-store-alone');
 const maxInFlight = Number(option('--in-flight') ?? 64);
 const connectionsText = option('--connections');
 const connections = connectionsText === undefined ? undefined : Number(connectionsText);
@@ -86,6 +89,8 @@ interface FleetResult {
   acknowledgedMs: number;
   /** The collector's last field batch is committed to the store. */
   committedMs: number;
+  /** CPU time of this process, all threads, from the start of the run to the last commit. */
+  cpuMs: number;
 }
 
 async function fleetRun(url: string, version: 4 | 5, dir: string): Promise<FleetResult> {
@@ -103,11 +108,13 @@ async function fleetRun(url: string, version: 4 | 5, dir: string): Promise<Fleet
   });
   const robot = await startSender({ kind: 'robot', url, protocolVersion: version, samples: count, seed, dir, synchronous, maxInFlight });
   const start = performance.now();
+  const cpuAtStart = process.cpuUsage();
   const sent = robot.go();
   while (collector.stats().accepted < count) await new Promise((resolve) => setTimeout(resolve, 1));
   const acknowledged = performance.now();
   await collector.close();
   const committed = performance.now();
+  const cpu = process.cpuUsage(cpuAtStart);
   const robotDone = await sent;
   await robot.stop();
   return {
@@ -116,6 +123,7 @@ async function fleetRun(url: string, version: 4 | 5, dir: string): Promise<Fleet
     robotDoneMs: robotDone - start,
     acknowledgedMs: acknowledged - start,
     committedMs: committed - start,
+    cpuMs: (cpu.user + cpu.system) / 1000,
   };
 }
 
@@ -165,18 +173,23 @@ for (const entry of brokers) {
   try {
     const plain = await plainRun(broker.url, broker.version, dir);
     const fleet = await fleetRun(broker.url, broker.version, dir);
-    const storeLoose = await storeRun(samples, join(dir, 'store-alone-loose'), false);
-    const storePacked = await storeRun(samples, join(dir, 'store-alone-packed'), true);
+    let storeAloneText = '';
+    if (storeAlone) {
+      const storeLoose = await storeRun(samples, join(dir, 'store-alone-loose'), false);
+      const storePacked = await storeRun(samples, join(dir, 'store-alone-packed'), true);
+      storeAloneText =
+        ` | store alone, one file per blob ${storeLoose.toFixed(0)} samples/s (ratio ${(storeLoose / plain).toFixed(2)}) | ` +
+        `store alone, packed ${storePacked.toFixed(0)} samples/s (ratio ${(storePacked / plain).toFixed(2)})`;
+    }
     console.log(
       `${entry.name}: plain mqtt.js QoS 1 ${plain.toFixed(0)} msg/s | fieldloop into the collector's durable state ` +
         `${fleet.transport.toFixed(0)} samples/s (ratio ${(fleet.transport / plain).toFixed(2)}) | end to end with store commits ` +
-        `${fleet.endToEnd.toFixed(0)} samples/s (ratio ${(fleet.endToEnd / plain).toFixed(2)}, goal >= 0.50) | ` +
-        `store alone, one file per blob ${storeLoose.toFixed(0)} samples/s (ratio ${(storeLoose / plain).toFixed(2)}) | ` +
-        `store alone, packed ${storePacked.toFixed(0)} samples/s (ratio ${(storePacked / plain).toFixed(2)})`,
+        `${fleet.endToEnd.toFixed(0)} samples/s (ratio ${(fleet.endToEnd / plain).toFixed(2)}, goal >= 0.50)${storeAloneText}`,
     );
     console.log(
       `  fleet run phases: robot queue empty after ${fleet.robotDoneMs.toFixed(0)} ms, last PUBACK of the collector after ` +
-        `${fleet.acknowledgedMs.toFixed(0)} ms, last field batch committed after ${fleet.committedMs.toFixed(0)} ms; plain run ${((count / plain) * 1000).toFixed(0)} ms`,
+        `${fleet.acknowledgedMs.toFixed(0)} ms, last field batch committed after ${fleet.committedMs.toFixed(0)} ms; plain run ${((count / plain) * 1000).toFixed(0)} ms; ` +
+        `${inProcess ? 'bench process' : 'collector process'} CPU ${fleet.cpuMs.toFixed(0)} ms`,
     );
   } finally {
     await broker.stop();

@@ -27,6 +27,12 @@ export interface PendingSample {
   robot: string;
   sampleId: string;
   payload: Buffer;
+  /**
+   * True when the payload was read back from the intake journal and matched its CRC-32, so it has
+   * the bytes that `receiveSample` was given. False for a payload kept in SQLite, which has no
+   * checksum of its own.
+   */
+  journalChecked: boolean;
 }
 
 export type ReceiveOutcome = 'accepted' | 'duplicate-sequence' | 'duplicate-content';
@@ -254,7 +260,13 @@ export class CollectorState {
   /** Returns up to `limit` pending samples, oldest first, with their payloads read from the journal. */
   pending(limit: number): PendingSample[] {
     const rows = this.sql('SELECT id, robot, sample_id, payload, segment, offset, length, crc FROM pending ORDER BY id LIMIT ?').all(limit) as PendingRow[];
-    return rows.map((row) => ({ rowId: row.id, robot: row.robot, sampleId: row.sample_id, payload: this.payloadOf(row) }));
+    return rows.map((row) => ({
+      rowId: row.id,
+      robot: row.robot,
+      sampleId: row.sample_id,
+      payload: this.payloadOf(row),
+      journalChecked: row.segment !== null && this.journal !== null,
+    }));
   }
 
   private payloadOf(row: PendingRow): Buffer {

@@ -81,19 +81,6 @@ const TOPIC_ROBOT = /^fieldloop\/[^/]+\/robots\/([^/]+)\/samples$/;
 const LOGGED_REJECTIONS_PER_ROBOT = 5;
 const STORE_ADD_CONCURRENCY = 32;
 
-function isSampleNotFound(error: unknown): boolean {
-  return error instanceof DatasetStoreError && error.code === 'sample-not-found';
-}
-
-function hasSample(store: DatasetStore, sampleId: string): boolean {
-  try {
-    return store.lineage(sampleId).length > 0;
-  } catch (error) {
-    if (isSampleNotFound(error)) return false;
-    throw error;
-  }
-}
-
 async function openStoreWithRetry(dir: string, options: DatasetStoreOptions, attempts = 50): Promise<DatasetStore> {
   for (let attempt = 1; ; attempt += 1) {
     try {
@@ -384,19 +371,22 @@ export class FleetCollector {
       const added: string[] = [];
       const settled = rows.map((row) => row.rowId);
       // A crash after an earlier commit but before its pending rows were removed leaves samples that the store has.
-      const candidates = rows.filter((row) => !hasSample(store, row.sampleId));
+      const candidates = rows.filter((row) => !store.hasSample(row.sampleId));
       const robots = new Map<string, number>();
       for (const row of candidates) robots.set(row.robot, (robots.get(row.robot) ?? 0) + 1);
       const note = `fieldloop collect: field batch of ${candidates.length} samples from ${[...robots].map(([robot, n]) => `${robot} (${n})`).join(', ')}`;
       const builder = store.beginSnapshot({ note });
       try {
         const addOne = async (row: PendingSample): Promise<void> => {
-          // The message was checked when it arrived, and builder.add checks both blob hashes again.
+          // `receive` checked both blob hashes and the sample id when the message arrived.
           const decoded = decodeFleetMessage(row.payload, { checkHashes: false });
           if (decoded.kind !== 'sample') return;
           const record: SampleRecord = decoded.sample.record;
+          // A payload that matched its journal CRC-32 has the checked bytes, so the store need not hash
+          // them again. A payload from SQLite has no checksum, so the store hashes it.
+          const options = row.journalChecked ? { verifiedSha256: { image: record.imageSha256, input: record.inputSha256 } } : {};
           try {
-            await builder.add(record, { image: decoded.sample.image, input: decoded.sample.input });
+            await builder.add(record, { image: decoded.sample.image, input: decoded.sample.input }, options);
           } catch (error) {
             if (!(error instanceof DatasetStoreError) || (error.code !== 'invalid-sample' && error.code !== 'sample-conflict')) throw error;
             this.reject(row.robot, fleetTopics.samples(this.options.fleet, row.robot), error.message);

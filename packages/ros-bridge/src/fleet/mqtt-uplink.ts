@@ -34,6 +34,12 @@ export interface MqttUplinkStats {
   connected: boolean;
 }
 
+/**
+ * Samples that one queue transaction of staged `add` calls takes at most. The pump publishes after
+ * each transaction, so a burst of samples starts to go out before the whole burst is queued.
+ */
+const MAX_SAMPLES_PER_COMMIT = 64;
+
 /** MQTT 5 reason codes of 0x80 and above are failures that a resend does not fix. */
 function reasonCodeOf(error: Error): number | null {
   const code = (error as Error & { code?: unknown }).code;
@@ -93,13 +99,13 @@ export class MqttUplink implements SampleSink {
   /**
    * Queues a sample without predictions; part of SampleSink, so ingest can feed the uplink. It
    * resolves once the sample is committed to the queue. Calls made in the same event-loop turn
-   * share one queue transaction and so one disk sync.
+   * share queue transactions of up to MAX_SAMPLES_PER_COMMIT samples, and so one disk sync each.
    */
   add(record: SampleRecord, blobs: SampleBlobs): Promise<void> {
     const messages = this.encode(record, blobs, null);
     return new Promise((resolve, reject) => {
       this.staged.push({ messages, resolve, reject });
-      if (this.staged.length === 1) setImmediate(() => this.commitStaged());
+      if (this.staged.length === 1) setImmediate(() => this.commitStagedInGroups());
     });
   }
 
@@ -124,10 +130,16 @@ export class MqttUplink implements SampleSink {
     return payloads.map((payload) => ({ topic: this.topic, payload }));
   }
 
-  private commitStaged(): void {
-    const staged = this.staged;
-    if (staged.length === 0) return;
-    this.staged = [];
+  /** Commits the staged samples one group per event-loop turn, so PUBACKs are handled in between. */
+  private commitStagedInGroups(): void {
+    this.commitStaged(MAX_SAMPLES_PER_COMMIT);
+    if (this.staged.length > 0) setImmediate(() => this.commitStagedInGroups());
+  }
+
+  /** Commits up to `limit` staged samples, oldest first, in one queue transaction and starts the pump. */
+  private commitStaged(limit = Number.POSITIVE_INFINITY): void {
+    if (this.staged.length === 0) return;
+    const staged = this.staged.splice(0, limit);
     try {
       this.logDropped(this.options.queue.enqueueMany(staged.map((entry) => entry.messages)));
     } catch (error) {

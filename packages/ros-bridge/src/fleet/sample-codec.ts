@@ -317,8 +317,7 @@ export interface DecodeOptions {
   /**
    * Check the image and input sha256 and the sample id against the record; default true. Pass
    * false only for a message that was decoded with the check before, such as one read back from
-   * the collector's state, because the data set store checks both hashes again when it adds the
-   * sample.
+   * the collector's state.
    */
   checkHashes?: boolean;
 }

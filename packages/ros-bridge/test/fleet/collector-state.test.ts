@@ -174,6 +174,7 @@ describe('CollectorState', () => {
         const reopened = new CollectorState({ path });
         expect(reopened.droppedAtOpen).toBe(0);
         expect(reopened.pending(10).map((row) => row.payload.toString())).toEqual([payload.toString()]);
+        expect(reopened.pending(10).map((row) => row.journalChecked)).toEqual([true]);
         reopened.close();
       });
     });
@@ -183,6 +184,8 @@ describe('CollectorState', () => {
         const path = join(dir, 'state.db');
         const state = new CollectorState({ path });
         expect(state.receiveSample('r', 'b', 0, 'id-1', Buffer.from('whole'), true)).toBe('accepted');
+        // SQLite keeps no checksum of the payload, so the store must hash it again.
+        expect(state.pending(10).map((row) => row.journalChecked)).toEqual([false]);
         state.close();
         expect(sqlitePayloadBytes(path)).toEqual([5]);
       });

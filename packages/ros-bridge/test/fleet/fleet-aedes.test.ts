@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,8 +57,8 @@ describe('fleet transport through aedes', () => {
     return started;
   }
 
-  function uplink(url: string, robot: string, extra: Partial<ConstructorParameters<typeof MqttUplink>[0]> = {}): MqttUplink {
-    const queue = OutboundQueue.open({ path: join(dir, `${robot}-queue.db`), synchronous: 'normal' });
+  function uplink(url: string, robot: string, extra: Partial<ConstructorParameters<typeof MqttUplink>[0]> = {}, queueName = robot): MqttUplink {
+    const queue = OutboundQueue.open({ path: join(dir, `${queueName}-queue.db`), synchronous: 'normal' });
     const started = new MqttUplink({
       fleet: FLEET,
       robot,
@@ -105,11 +105,44 @@ describe('fleet transport through aedes', () => {
     expect(batch?.added).toBe(1);
   });
 
+  it('rejects a corrupted journal record at commit', async () => {
+    const base = await collector(broker.url);
+    const robot = uplink(broker.url, 'rover-1');
+    const good = makeSample('good');
+    await robot.add(good.record, good.blobs);
+    await waitFor(() => base.stats().accepted === 1, 'the good sample');
+    await base.flush();
+    const damaged = makeSample('damaged');
+    await robot.add(damaged.record, damaged.blobs);
+    await waitFor(() => base.stats().accepted === 2, 'the damaged sample');
+
+    // Both records are in the one segment of this run, and the damaged sample's record is the last.
+    const journalDir = join(dir, 'collector.db.intake');
+    const segments = await readdir(journalDir);
+    expect(segments).toHaveLength(1);
+    const file = await open(join(journalDir, segments[0] as string), 'r+');
+    const last = (await file.stat()).size - 1;
+    const byte = Buffer.alloc(1);
+    await file.read(byte, 0, 1, last);
+    await file.write(Buffer.from([(byte[0] as number) ^ 0xff]), 0, 1, last);
+    await file.close();
+
+    await expect(base.flush()).rejects.toThrow(/intake journal record of pending sample [0-9a-f]{64} .* is missing or corrupt/);
+    await expect(base.close()).rejects.toThrow(/missing or corrupt/);
+    expect(await storeSampleIds(join(dir, 'store'))).toEqual([good.record.id]);
+
+    const restarted = await collector(broker.url);
+    expect(restarted.stats().pending).toBe(0);
+    await restarted.close();
+    expect(await storeSampleIds(join(dir, 'store'))).toEqual([good.record.id]);
+  });
+
   it('drops repeated content from another boot', async () => {
     const base = await collector(broker.url);
     const sample = makeSample('same');
     await uplink(broker.url, 'rover-1').add(sample.record, sample.blobs);
-    await uplink(broker.url, 'rover-1').add(sample.record, sample.blobs);
+    // A queue can be open in one place at a time, so the second boot gets a queue of its own.
+    await uplink(broker.url, 'rover-1', {}, 'rover-1-second-boot').add(sample.record, sample.blobs);
     await waitFor(() => base.stats().accepted + base.stats().duplicateContent === 2, 'both copies');
     expect(base.stats().duplicateContent).toBe(1);
   });
