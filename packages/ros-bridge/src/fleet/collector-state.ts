@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { IntakeJournal, type JournalRecordRef } from './intake-journal.ts';
+import { PayloadCache } from './payload-cache.ts';
 import type { QueueSynchronous } from './outbound-queue.ts';
 import type { SampleChunk } from './sample-codec.ts';
 
@@ -19,6 +20,13 @@ export interface CollectorStateOptions {
   maxChunkBytes?: number;
   /** Bytes of one intake journal segment file at most, before a new one starts; default 64 MiB. */
   journalSegmentBytes?: number;
+  /**
+   * Bytes of received payloads kept in memory until their field batch, so that it reads them from
+   * memory instead of the journal; default 64 MiB. Older ones are read back from the journal.
+   * NOTE: the bound counts payload bytes. A payload can be a view into a larger socket buffer of
+   * mqtt.js, which then stays in memory with it, so the memory held can exceed the bound.
+   */
+  payloadCacheBytes?: number;
 }
 
 /** A received sample waiting to be committed to the store. */
@@ -28,11 +36,11 @@ export interface PendingSample {
   sampleId: string;
   payload: Buffer;
   /**
-   * True when the payload was read back from the intake journal and matched its CRC-32, so it has
-   * the bytes that `receiveSample` was given. False for a payload kept in SQLite, which has no
-   * checksum of its own.
+   * True when the payload is known to be the bytes that `receiveSample` was given: kept in memory
+   * since, or read back from the intake journal with a matching CRC-32. False for a payload read
+   * from SQLite, which keeps no checksum of its own.
    */
-  journalChecked: boolean;
+  verified: boolean;
 }
 
 export type ReceiveOutcome = 'accepted' | 'duplicate-sequence' | 'duplicate-content';
@@ -76,9 +84,14 @@ export class CollectorState {
   private readonly journal: IntakeJournal | null;
   /** Pending rows dropped on open because their journal record was missing or torn. */
   readonly droppedAtOpen: number;
+  /** The open write-ahead log that `syncWal` syncs, opened at the first sync. */
+  private wal: Promise<FileHandle> | null = null;
+  /** Payloads of pending rows received by this process, kept so a field batch need not read them back. */
+  private readonly payloads: PayloadCache;
 
   constructor(options: CollectorStateOptions) {
     this.maxChunkBytes = options.maxChunkBytes ?? 256 * 1024 * 1024;
+    this.payloads = new PayloadCache(options.payloadCacheBytes ?? 64 * 1024 * 1024);
     try {
       this.db = new Database(options.path);
     } catch (error) {
@@ -167,9 +180,12 @@ export class CollectorState {
       return result;
     });
     try {
-      return run.immediate();
+      const result = run.immediate();
+      this.payloads.commitStaged();
+      return result;
     } catch (error) {
       this.journal?.discard();
+      this.payloads.dropStaged();
       throw error;
     }
   }
@@ -180,25 +196,27 @@ export class CollectorState {
    */
   receiveSample(robot: string, bootId: string, sequence: number, sampleId: string, payload: Buffer, reassembled = false): ReceiveOutcome {
     if (!this.db.inTransaction) return this.transaction(() => this.receiveSample(robot, bootId, sequence, sampleId, payload, reassembled));
-    const run = this.db.transaction((): ReceiveOutcome => {
+    const run = this.db.transaction((): { outcome: ReceiveOutcome; rowId?: number } => {
       this.sql('DELETE FROM chunks WHERE robot = ? AND boot = ? AND seq = ?').run(robot, bootId, sequence);
       const inserted = this.sql('INSERT OR IGNORE INTO seen (robot, boot, seq) VALUES (?, ?, ?)').run(robot, bootId, sequence);
-      if (inserted.changes === 0) return 'duplicate-sequence';
+      if (inserted.changes === 0) return { outcome: 'duplicate-sequence' };
       const known =
         this.sql('SELECT 1 FROM committed WHERE sample_id = ?').get(sampleId) !== undefined ||
         this.sql('SELECT 1 FROM pending WHERE sample_id = ?').get(sampleId) !== undefined;
-      if (known) return 'duplicate-content';
+      if (known) return { outcome: 'duplicate-content' };
       if (this.journal === null || reassembled) {
-        this.sql('INSERT INTO pending (robot, sample_id, payload, received_at) VALUES (?, ?, ?, ?)').run(robot, sampleId, payload, Date.now());
-        return 'accepted';
+        const row = this.sql('INSERT INTO pending (robot, sample_id, payload, received_at) VALUES (?, ?, ?, ?)').run(robot, sampleId, payload, Date.now());
+        return { outcome: 'accepted', rowId: Number(row.lastInsertRowid) };
       }
       const ref = this.journal.append(payload);
-      this.sql(
+      const row = this.sql(
         `INSERT INTO pending (robot, sample_id, payload, received_at, boot, seq, segment, offset, length, crc) VALUES (?, ?, x'', ?, ?, ?, ?, ?, ?, ?)`,
       ).run(robot, sampleId, Date.now(), bootId, sequence, ref.segment, ref.offset, ref.length, ref.crc);
-      return 'accepted';
+      return { outcome: 'accepted', rowId: Number(row.lastInsertRowid) };
     });
-    return run.immediate();
+    const { outcome, rowId } = run.immediate();
+    if (rowId !== undefined) this.payloads.stage(rowId, payload);
+    return outcome;
   }
 
   /**
@@ -257,16 +275,17 @@ export class CollectorState {
     return run.immediate();
   }
 
-  /** Returns up to `limit` pending samples, oldest first, with their payloads read from the journal. */
+  /**
+   * Returns up to `limit` pending samples, oldest first, with their payloads from memory, or read
+   * from the journal for rows that an earlier process received or that the memory bound let go.
+   */
   pending(limit: number): PendingSample[] {
     const rows = this.sql('SELECT id, robot, sample_id, payload, segment, offset, length, crc FROM pending ORDER BY id LIMIT ?').all(limit) as PendingRow[];
-    return rows.map((row) => ({
-      rowId: row.id,
-      robot: row.robot,
-      sampleId: row.sample_id,
-      payload: this.payloadOf(row),
-      journalChecked: row.segment !== null && this.journal !== null,
-    }));
+    return rows.map((row) => {
+      const cached = this.payloads.get(row.id);
+      const payload = cached ?? this.payloadOf(row);
+      return { rowId: row.id, robot: row.robot, sampleId: row.sample_id, payload, verified: cached !== undefined || (row.segment !== null && this.journal !== null) };
+    });
   }
 
   private payloadOf(row: PendingRow): Buffer {
@@ -301,6 +320,7 @@ export class CollectorState {
       }
     });
     run.immediate();
+    for (const id of rowIds) this.payloads.delete(id);
     this.removeUnusedSegments();
   }
 
@@ -315,27 +335,28 @@ export class CollectorState {
 
   private async syncWal(walPath: string): Promise<void> {
     // fdatasync flushes the file, not only this descriptor's writes, so SQLite's own writes are covered.
-    let wal: FileHandle;
+    // SQLite keeps the WAL file while this connection is open, so one descriptor serves every sync.
     try {
-      wal = await open(walPath, 'r');
+      this.wal ??= open(walPath, 'r');
+      await (await this.wal).datasync();
     } catch (error) {
+      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+      if (missing) this.wal = null;
       // SQLite creates the WAL file with the first transaction, so a missing one holds no commits.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if (missing) return;
       throw new Error(`syncing the collector state's write-ahead log ${walPath} failed: ${(error as Error).message}`, { cause: error });
-    }
-    try {
-      await wal.datasync();
-    } catch (error) {
-      throw new Error(`syncing the collector state's write-ahead log ${walPath} failed: ${(error as Error).message}`, { cause: error });
-    } finally {
-      await wal.close();
     }
   }
 
+  /** Closes the database and the journal. Call it only after the last `sync` resolved. */
   close(): void {
     if (!this.db.open) return;
     this.db.close();
     this.journal?.close();
+    this.payloads.clear();
+    const wal = this.wal;
+    this.wal = null;
+    void wal?.then((handle) => handle.close()).catch(() => undefined);
   }
 
   /** Returns a prepared statement, compiling each SQL text once. */

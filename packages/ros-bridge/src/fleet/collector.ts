@@ -40,6 +40,8 @@ export interface CollectorOptions {
   storeFsync?: boolean;
   /** Milliseconds that `start` waits for the broker to accept the connection and subscription; default 30,000. */
   startTimeoutMs?: number;
+  /** Bytes of received payloads kept in memory until their field batch; default 64 MiB (`CollectorStateOptions.payloadCacheBytes`). */
+  payloadCacheBytes?: number;
   log?: Logger;
 }
 
@@ -149,7 +151,7 @@ export class FleetCollector {
     // A share name must not contain '/', '+' or '#'.
     const shareGroup = options.shareGroup ?? (connections > 1 ? clientId.replace(/[^A-Za-z0-9_-]/g, '_') : undefined);
     const filter = shareGroup ? `$share/${shareGroup}/${fleetTopics.allSamples(options.fleet)}` : fleetTopics.allSamples(options.fleet);
-    const state = new CollectorState({ path: options.statePath, synchronous: options.synchronous });
+    const state = new CollectorState({ path: options.statePath, synchronous: options.synchronous, payloadCacheBytes: options.payloadCacheBytes });
     const collector = new FleetCollector(options, state);
     if (state.droppedAtOpen > 0) {
       collector.log.warn(
@@ -382,9 +384,8 @@ export class FleetCollector {
           const decoded = decodeFleetMessage(row.payload, { checkHashes: false });
           if (decoded.kind !== 'sample') return;
           const record: SampleRecord = decoded.sample.record;
-          // A payload that matched its journal CRC-32 has the checked bytes, so the store need not hash
-          // them again. A payload from SQLite has no checksum, so the store hashes it.
-          const options = row.journalChecked ? { verifiedSha256: { image: record.imageSha256, input: record.inputSha256 } } : {};
+          // A verified payload has the bytes checked on arrival, so the store need not hash them again.
+          const options = row.verified ? { verifiedSha256: { image: record.imageSha256, input: record.inputSha256 } } : {};
           try {
             await builder.add(record, { image: decoded.sample.image, input: decoded.sample.input }, options);
           } catch (error) {

@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 
@@ -94,20 +94,26 @@ export class IntakeJournal {
   flush(): void {
     if (this.writeFailure !== null) throw this.writeFailure;
     if (this.bufferedBytes === 0) return;
-    const data = Buffer.concat(this.buffered, this.bufferedBytes);
+    const buffers = this.buffered;
+    const total = this.bufferedBytes;
     this.buffered = [];
     this.bufferedBytes = 0;
     try {
-      let done = 0;
-      while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, this.written + done);
+      // One gathering write puts headers and payloads in place without copying them into one buffer first.
+      const done = writevSync(this.fd, buffers, this.written);
+      if (done < total) {
+        const rest = Buffer.concat(buffers, total).subarray(done);
+        let more = 0;
+        while (more < rest.length) more += writeSync(this.fd, rest, more, rest.length - more, this.written + done + more);
+      }
     } catch (error) {
       ftruncateSync(this.fd, this.written);
-      this.writeFailure = new Error(`writing ${data.length} bytes to the intake journal ${this.path(this.segment)} failed: ${(error as Error).message}`, {
+      this.writeFailure = new Error(`writing ${total} bytes to the intake journal ${this.path(this.segment)} failed: ${(error as Error).message}`, {
         cause: error,
       });
       throw this.writeFailure;
     }
-    this.written += data.length;
+    this.written += total;
   }
 
   /** Drops the records buffered since the last `flush`, and a write failure, for a transaction that rolled back. */

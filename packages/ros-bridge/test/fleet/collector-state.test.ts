@@ -174,7 +174,7 @@ describe('CollectorState', () => {
         const reopened = new CollectorState({ path });
         expect(reopened.droppedAtOpen).toBe(0);
         expect(reopened.pending(10).map((row) => row.payload.toString())).toEqual([payload.toString()]);
-        expect(reopened.pending(10).map((row) => row.journalChecked)).toEqual([true]);
+        expect(reopened.pending(10).map((row) => row.verified)).toEqual([true]);
         reopened.close();
       });
     });
@@ -184,10 +184,48 @@ describe('CollectorState', () => {
         const path = join(dir, 'state.db');
         const state = new CollectorState({ path });
         expect(state.receiveSample('r', 'b', 0, 'id-1', Buffer.from('whole'), true)).toBe('accepted');
-        // SQLite keeps no checksum of the payload, so the store must hash it again.
-        expect(state.pending(10).map((row) => row.journalChecked)).toEqual([false]);
+        expect(state.pending(10).map((row) => row.verified)).toEqual([true]);
         state.close();
         expect(sqlitePayloadBytes(path)).toEqual([5]);
+        // SQLite keeps no checksum of the payload, so after a restart the store must hash it again.
+        const reopened = new CollectorState({ path });
+        expect(reopened.pending(10).map((row) => [row.payload.toString(), row.verified])).toEqual([['whole', false]]);
+        reopened.close();
+      });
+    });
+
+    it('serves payloads from memory, and reads back the ones past the bound', async () => {
+      await withDir(async (dir) => {
+        const path = join(dir, 'state.db');
+        const state = new CollectorState({ path, payloadCacheBytes: 250 });
+        state.transaction(() => {
+          for (let seq = 0; seq < 3; seq += 1) state.receiveSample('r', 'b', seq, `id-${seq}`, Buffer.alloc(100, seq));
+        });
+        // The journal copy of the newest payloads is damaged, so only a read from memory returns their bytes.
+        const segment = (await readdir(`${path}.intake`))[0] as string;
+        const file = await open(join(`${path}.intake`, segment), 'r+');
+        await file.write(Buffer.alloc(200, 9), 0, 200, 112 + 12);
+        await file.close();
+        expect(state.pending(10).map((row) => row.payload[0])).toEqual([0, 1, 2]);
+        state.close();
+      });
+    });
+
+    it('keeps no payload of a rolled-back transaction', async () => {
+      await withDir(async (dir) => {
+        const path = join(dir, 'state.db');
+        const state = new CollectorState({ path });
+        expect(() =>
+          state.transaction(() => {
+            state.receiveSample('r', 'b', 0, 'id-0', Buffer.alloc(100, 7));
+            throw new Error('rolled back');
+          }),
+        ).toThrow('rolled back');
+        expect(state.pending(10)).toEqual([]);
+        // The same row id again holds other bytes, which must not come from an earlier transaction.
+        state.receiveSample('r', 'b', 0, 'id-0', Buffer.alloc(100, 8));
+        expect(state.pending(10).map((row) => row.payload[0])).toEqual([8]);
+        state.close();
       });
     });
 
