@@ -123,11 +123,9 @@ export class StoreIndex {
   }
 
   member(version: number, sampleId: string): { split: Split; added_in: number } | undefined {
-    return this.db
-      .prepare<[number, string], { split: Split; added_in: number }>(
-        'SELECT split, added_in FROM snapshot_samples WHERE version = ? AND sample_id = ?',
-      )
-      .get(version, sampleId);
+    return this.prepare<[number, string], { split: Split; added_in: number }>(
+      'SELECT split, added_in FROM snapshot_samples WHERE version = ? AND sample_id = ?',
+    ).get(version, sampleId);
   }
 
   /** Yields a snapshot's members in ascending id order, one page of rows per query. */
@@ -177,11 +175,10 @@ export class StoreIndex {
 
   /** Tells whether a sample row or a lineage row references the blob. */
   isBlobReferenced(sha256: string): boolean {
-    const row = this.db
-      .prepare<[string, string], number>(
-        `SELECT EXISTS (SELECT 1 FROM samples WHERE input_sha256 = ?)
-             OR EXISTS (SELECT 1 FROM lineage WHERE image_sha256 = ?)`,
-      )
+    const row = this.prepare<[string, string], number>(
+      `SELECT EXISTS (SELECT 1 FROM samples WHERE input_sha256 = ?)
+           OR EXISTS (SELECT 1 FROM lineage WHERE image_sha256 = ?)`,
+    )
       .pluck()
       .get(sha256, sha256);
     return row === 1;
