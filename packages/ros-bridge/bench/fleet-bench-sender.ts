@@ -17,7 +17,7 @@ export interface SenderConfig {
   samples: number;
   /** Seed of `makeBenchSamples`, so every process builds the same samples. */
   seed: string;
-  /** Directory of the robot's queue file. */
+  /** Directory in which the robot's outbound queue is created. */
   dir: string;
   synchronous: QueueSynchronous;
   /** Publishes of the uplink waiting for PUBACK at most. */

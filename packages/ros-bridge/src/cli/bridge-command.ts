@@ -11,7 +11,7 @@ export const bridgeCommand: CliCommand = {
   summary: 'send samples from live ROS 2 topics, or from a replayed recording, to the fleet broker over MQTT',
   description:
     'Maps topics to samples with the same mapping file and time matching as ingest, queues each sample in a ' +
-    'durable SQLite queue and publishes it with QoS 1 to the robot sample topic, removing it at the broker PUBACK. ' +
+    'durable queue (an append-only segment log) and publishes it with QoS 1 to the robot sample topic, removing it at the broker PUBACK. ' +
     'Live capture needs rclnodejs and ROS 2; without them pass --replay to read a recording instead. The summary ' +
     'says which source was used. Samples still queued at exit are sent by the next run with the same --queue.',
   arguments: '',
@@ -20,7 +20,7 @@ export const bridgeCommand: CliCommand = {
     { flags: '--mapping <file>', description: 'YAML or JSON mapping from topics to samples, as for ingest', required: true },
     { flags: '--replay <path>', description: 'recording to replay in place of live ROS 2 topics' },
     { flags: '--broker <url>', description: 'mqtt:// or mqtts:// URL of the broker', defaultValue: 'mqtt://127.0.0.1:1883' },
-    { flags: '--queue <file>', description: 'SQLite file of the outbound queue; default fieldloop-queue-<robot>.db' },
+    { flags: '--queue <path>', description: 'directory of the outbound queue; a SQLite queue file of an earlier version at this path is imported; default fieldloop-queue-<robot>.db' },
     { flags: '--max-queue-mb <n>', description: 'queue bound in MiB; past it the oldest samples are dropped and counted', defaultValue: '1024' },
     { flags: '--rate <n>', description: 'MQTT messages published per second at most, replays after a reconnect included', defaultValue: '200' },
     { flags: '--max-payload-kb <n>', description: 'MQTT payload size in KiB above which samples are sent in chunks', defaultValue: '256' },
@@ -38,6 +38,7 @@ export const bridgeCommand: CliCommand = {
     const queue = OutboundQueue.open({
       path: stringOption(options, 'queue') ?? `fieldloop-queue-${robot}.db`,
       maxBytes: Math.round(numberOption(options, 'maxQueueMb', 1024, 1) * 1024 * 1024),
+      log: context.log,
     });
     const uplink = new MqttUplink({
       fleet: stringOption(options, 'fleet') ?? 'default',

@@ -1,20 +1,34 @@
-import Database from 'better-sqlite3';
+import { closeSync, fdatasyncSync, ftruncateSync, openSync, readdirSync, readSync, unlinkSync, writeSync, writevSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '@fieldloop/contracts';
+import { decodeAcks, encodeAcks, type AckKind } from './queue-ack-file.ts';
+import { QueueLock } from './queue-lock.ts';
+import { encodeRecordHeader, type DecodedRecord } from './queue-record.ts';
+import { ACK_SUFFIX, LOCK_FILE, SEGMENT_SUFFIX, readOptional, readState, segmentName, syncDirectory, writeState } from './queue-files.ts';
+import { scanSegment, type SegmentScan } from './queue-segment-scan.ts';
+import { prepareQueueDirectory } from './legacy-queue-import.ts';
+import { silentLogger } from './silent-logger.ts';
 
 /**
- * SQLite `synchronous` level of the queue. `full` syncs the write-ahead log on every commit, so
- * queued samples survive a power loss. `normal` syncs only at checkpoints, so queued samples
- * survive a killed process, but the last commits before a power loss may be lost.
+ * Durability of enqueued items. `full` syncs the appended bytes (fdatasync) before `enqueue`
+ * returns, so queued samples survive a power loss. `normal` does not sync, so queued samples
+ * survive a killed process, but the last appends before a power loss may be lost.
  */
 export type QueueSynchronous = 'full' | 'normal';
 
 export interface OutboundQueueOptions {
-  /** SQLite file of the queue; created when missing. */
+  /** Directory of the queue; created when missing. A legacy SQLite queue file at this path is imported. */
   path: string;
   /** Items (MQTT messages) kept at most; default 100,000. */
   maxItems?: number;
   /** Payload bytes kept at most; default 1 GiB. */
   maxBytes?: number;
   synchronous?: QueueSynchronous;
+  /** Size in bytes at which the queue starts a new segment file; default 16 MiB. */
+  segmentBytes?: number;
+  /** Payload bytes of recent appends kept in memory for `peek`; default 64 MiB. */
+  cacheBytes?: number;
+  log?: Logger;
 }
 
 /** One MQTT message to queue. */
@@ -35,86 +49,136 @@ export interface QueuedMessage {
 export interface OutboundQueueStats {
   items: number;
   bytes: number;
-  /** Items dropped by the overflow policy since the queue file was created. */
+  /** Items dropped by the overflow policy, or lost to a corrupt record, since the queue was created. */
   dropped: number;
 }
 
-interface QueueRow {
+/** One segment file and its acknowledgement file. */
+interface Segment {
+  firstId: number;
+  logPath: string;
+  ackPath: string;
+  fd: number;
+  ackFd: number | null;
+  size: number;
+  /** Items of this segment still queued. */
+  live: number;
+  /** Items of this segment recorded as dropped in its acknowledgement file. */
+  drops: number;
+}
+
+/** In-memory index entry of one queued item. */
+interface Entry {
   id: number;
+  group: number;
+  segment: Segment;
+  payloadOffset: number;
+  length: number;
   topic: string;
-  payload: Buffer;
-  enqueued_at: number;
+  enqueuedAt: number;
+  live: boolean;
 }
 
 /**
- * A disk-backed FIFO of outgoing MQTT messages in one SQLite file in WAL mode. SQLite gives
- * atomic multi-row commits and crash recovery, so a killed process leaves either the whole
- * sample or none of it queued. An append-only file would need its own recovery code for that.
+ * A disk-backed FIFO of outgoing MQTT messages in an append-only segment log. The queue is a
+ * directory of segment files (`<first id>.log`), one acknowledgement file per segment
+ * (`<first id>.ack`), `state.json` and a `lock` file with the owner's pid.
+ *
+ * Each `enqueueMany` call appends all its records with one write and, with `synchronous: 'full'`,
+ * one fdatasync. Each record carries a CRC-32, its id, its group id and its place in the group,
+ * so `open` recognises a torn tail after a crash and drops only the incomplete groups there. A
+ * group is the messages of one `enqueue` call, which are all chunks of one sample, so a killed
+ * process leaves either the whole sample or none of it queued.
+ *
+ * Invalid bytes followed by a valid record (corruption in the middle of a segment) are skipped.
+ * The items lost there are counted in `stats().dropped` and logged as a warning with the file
+ * and offset. Removals are appended to the acknowledgement file without a sync. A segment whose
+ * items are all removed is deleted, unless it is the one being appended to.
  *
  * Overflow policy: drop oldest. When an enqueue would pass `maxItems` or `maxBytes`, the oldest
- * groups are dropped and counted in `stats().dropped`. A group is the messages of one `enqueue`
- * call, which are all chunks of one sample. So the newest captures are kept, and enqueue
- * never waits for the broker to make room.
+ * groups are dropped and counted in `stats().dropped`. So the newest captures are kept, and
+ * enqueue never waits for the broker to make room.
+ *
+ * Only one process at a time may open a queue, which the `lock` file enforces on one host.
+ * `open` reads every segment to check it, so it takes time in proportion to the bytes on disk.
  */
 export class OutboundQueue {
-  private readonly db: Database.Database;
+  private readonly dir: string;
   private readonly maxItems: number;
   private readonly maxBytes: number;
-  private items: number;
-  private readonly statements = new Map<string, Database.Statement>();
-  private bytes: number;
+  private readonly segmentBytes: number;
+  private readonly cacheLimit: number;
   private readonly synchronous: QueueSynchronous;
+  private readonly log: Logger;
+  private readonly lock: QueueLock;
+  private readonly segments: Segment[] = [];
+  /** Entries in id order; those before `head` are all removed. */
+  private order: Entry[] = [];
+  private head = 0;
+  private readonly liveEntries = new Map<number, Entry>();
+  private readonly cache = new Map<number, Buffer>();
+  private cachedBytes = 0;
+  private items = 0;
+  private bytes = 0;
+  private nextId = 1;
+  /** Drops of segments already deleted, as stored in `state.json`. */
+  private deletedDrops = 0;
+  private dropped = 0;
+  private opened = true;
 
-  private constructor(db: Database.Database, maxItems: number, maxBytes: number, synchronous: QueueSynchronous) {
-    this.db = db;
-    this.synchronous = synchronous;
-    this.maxItems = maxItems;
-    this.maxBytes = maxBytes;
-    const totals = db.prepare('SELECT count(*) AS items, coalesce(sum(length(payload)), 0) AS bytes FROM queue').get() as { items: number; bytes: number };
-    this.items = totals.items;
-    this.bytes = totals.bytes;
+  private constructor(dir: string, options: OutboundQueueOptions, lock: QueueLock) {
+    this.dir = dir;
+    this.lock = lock;
+    this.maxItems = options.maxItems ?? 100_000;
+    this.maxBytes = options.maxBytes ?? 1024 ** 3;
+    this.segmentBytes = options.segmentBytes ?? 16 * 1024 ** 2;
+    this.cacheLimit = options.cacheBytes ?? 64 * 1024 ** 2;
+    this.synchronous = options.synchronous ?? 'full';
+    this.log = options.log ?? silentLogger;
   }
 
-  /** Opens or creates the queue file. */
+  /** Opens or creates the queue directory, imports a legacy SQLite queue file, and recovers after a crash. */
   static open(options: OutboundQueueOptions): OutboundQueue {
-    const maxItems = options.maxItems ?? 100_000;
-    const maxBytes = options.maxBytes ?? 1024 ** 3;
-    if (!Number.isSafeInteger(maxItems) || maxItems < 1) throw new RangeError(`queue maxItems must be a positive integer, got ${maxItems}`);
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError(`queue maxBytes must be a positive integer, got ${maxBytes}`);
-    let db: Database.Database;
-    try {
-      db = new Database(options.path);
-    } catch (error) {
-      throw new Error(`opening the outbound queue ${options.path} failed: ${(error as Error).message}. Check that its directory exists and is writable.`, { cause: error });
+    for (const name of ['maxItems', 'maxBytes', 'segmentBytes', 'cacheBytes'] as const) {
+      const value = options[name];
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < (name === 'cacheBytes' ? 0 : 1))) {
+        throw new RangeError(`queue ${name} must be a ${name === 'cacheBytes' ? 'non-negative' : 'positive'} integer, got ${value}`);
+      }
     }
-    db.pragma('journal_mode = WAL');
-    const synchronous = options.synchronous ?? 'full';
-    db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS queue (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        grp INTEGER NOT NULL,
-        topic TEXT NOT NULL,
-        payload BLOB NOT NULL,
-        enqueued_at INTEGER NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS queue_grp ON queue (grp);
-      CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-      INSERT OR IGNORE INTO counters VALUES ('dropped', 0), ('group', 0);
-    `);
-    return new OutboundQueue(db, maxItems, maxBytes, synchronous);
+    const log = options.log ?? silentLogger;
+    try {
+      prepareQueueDirectory(options.path, log);
+    } catch (error) {
+      throw new Error(`opening the outbound queue ${options.path} failed: ${(error as Error).message}. Check that its directory exists and is writable.`, {
+        cause: error,
+      });
+    }
+    const lock = QueueLock.acquire(join(options.path, LOCK_FILE), options.path);
+    const queue = new OutboundQueue(options.path, options, lock);
+    try {
+      queue.load();
+    } catch (error) {
+      queue.close();
+      throw error;
+    }
+    return queue;
   }
 
   /**
-   * Appends the messages of one sample in one transaction. Returns how many older items the
-   * overflow policy dropped to make room. A group larger than the whole bound is rejected.
+   * Appends the messages of one sample as one group. Returns how many older items the overflow
+   * policy dropped to make room. A group larger than the whole bound is rejected.
    */
   enqueue(messages: ReadonlyArray<OutboundMessage>): number {
     return this.enqueueMany([messages]);
   }
 
-  /** Appends several samples in one transaction, so one sync covers them all; returns the items dropped. */
+  /**
+   * Appends several samples with one write and one sync; returns the items dropped. The queue
+   * keeps the payload buffers in its cache and returns them from `peek`, so callers must not
+   * change them afterwards.
+   */
   enqueueMany(groups: ReadonlyArray<ReadonlyArray<OutboundMessage>>): number {
+    this.assertOpen('enqueue');
     for (const messages of groups) {
       const groupBytes = messages.reduce((sum, message) => sum + message.payload.length, 0);
       if (messages.length > this.maxItems || groupBytes > this.maxBytes) {
@@ -123,19 +187,82 @@ export class OutboundQueue {
         );
       }
     }
-    const run = this.db.transaction(() => {
-      let dropped = 0;
-      for (const messages of groups) dropped += this.appendGroup(messages);
-      if (dropped > 0) this.sql("UPDATE counters SET value = value + ? WHERE name = 'dropped'").run(dropped);
-      return dropped;
-    });
-    return run.immediate();
+    if (groups.every((messages) => messages.length === 0)) return 0;
+    const segment = this.activeSegment();
+    const { pieces, added, nextId } = this.encodeBatch(groups, segment);
+    this.appendToSegment(segment, pieces);
+    this.nextId = nextId;
+    for (const group of added) group.entries.forEach((entry, index) => this.addToCache(entry.id, group.payloads[index] as Buffer));
+
+    const drops: Entry[] = [];
+    for (const group of added) {
+      while (this.items + group.entries.length > this.maxItems || this.bytes + group.bytes > this.maxBytes) {
+        const oldest = this.oldestGroup();
+        if (oldest.length === 0) break;
+        for (const entry of oldest) this.removeEntry(entry);
+        drops.push(...oldest);
+      }
+      for (const entry of group.entries) this.addEntry(entry);
+    }
+    if (drops.length > 0) {
+      this.dropped += drops.length;
+      this.recordRemovals(drops, 'dropped');
+    }
+    return drops.length;
+  }
+
+  /**
+   * Encodes the records of `groups` as header and payload pieces, to be written at the end of
+   * `segment`. Payloads are not copied, so the cache keeps the caller's buffers.
+   */
+  private encodeBatch(
+    groups: ReadonlyArray<ReadonlyArray<OutboundMessage>>,
+    segment: Segment,
+  ): { pieces: Buffer[]; added: Array<{ entries: Entry[]; payloads: Buffer[]; bytes: number }>; nextId: number } {
+    const now = Date.now();
+    const topics = new Map<string, Buffer>();
+    const pieces: Buffer[] = [];
+    const added: Array<{ entries: Entry[]; payloads: Buffer[]; bytes: number }> = [];
+    let offset = segment.size;
+    let id = this.nextId;
+    for (const messages of groups) {
+      if (messages.length === 0) continue;
+      const group = id;
+      const entries: Entry[] = [];
+      const payloads: Buffer[] = [];
+      let groupBytes = 0;
+      messages.forEach((message, index) => {
+        let topic = topics.get(message.topic);
+        if (topic === undefined) {
+          topic = Buffer.from(message.topic);
+          topics.set(message.topic, topic);
+        }
+        const payload = Buffer.isBuffer(message.payload) ? message.payload : Buffer.from(message.payload.buffer, message.payload.byteOffset, message.payload.byteLength);
+        const header = encodeRecordHeader({ id, group, index, count: messages.length, enqueuedAt: now, topic, payload });
+        pieces.push(header, payload);
+        offset += header.length;
+        entries.push({ id, group, segment, payloadOffset: offset, length: payload.length, topic: message.topic, enqueuedAt: now, live: true });
+        payloads.push(payload);
+        offset += payload.length;
+        groupBytes += payload.length;
+        id += 1;
+      });
+      added.push({ entries, payloads, bytes: groupBytes });
+    }
+    return { pieces, added, nextId: id };
   }
 
   /** Returns up to `limit` items with ids above `afterId`, oldest first. */
   peek(afterId: number, limit: number): QueuedMessage[] {
-    const rows = this.sql('SELECT id, topic, payload, enqueued_at FROM queue WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as QueueRow[];
-    return rows.map((row) => ({ id: row.id, topic: row.topic, payload: row.payload, enqueuedAt: row.enqueued_at }));
+    this.assertOpen('peek');
+    const result: QueuedMessage[] = [];
+    for (let index = this.firstIndexAfter(afterId); index < this.order.length && result.length < limit; index += 1) {
+      const entry = this.order[index] as Entry;
+      if (!entry.live) continue;
+      const payload = this.cache.get(entry.id) ?? this.readPayload(entry);
+      result.push({ id: entry.id, topic: entry.topic, payload, enqueuedAt: entry.enqueuedAt });
+    }
+    return result;
   }
 
   /** Removes an item once the broker acknowledged it; removing a dropped item does nothing. */
@@ -144,75 +271,331 @@ export class OutboundQueue {
   }
 
   /**
-   * Removes items in one transaction. The transaction is not synced to disk, even with
-   * `synchronous: 'full'`: it survives a killed process, and a power loss can only bring
+   * Removes items by appending their ids to the acknowledgement files, without a sync even with
+   * `synchronous: 'full'`. The removal survives a killed process, and a power loss can only bring
    * acknowledged items back. Those are sent again with their original boot id and sequence, so
-   * the collector drops them as duplicates. The next synced commit (or checkpoint) also makes the
-   * removal durable, because it syncs the write-ahead log up to its own end.
+   * the collector drops them as duplicates.
    */
   removeMany(ids: readonly number[]): void {
-    if (this.synchronous === 'full') this.db.pragma('synchronous = NORMAL');
-    try {
-      this.removeInTransaction(ids);
-    } finally {
-      if (this.synchronous === 'full') this.db.pragma('synchronous = FULL');
+    this.assertOpen('remove');
+    const removed: Entry[] = [];
+    for (const id of ids) {
+      const entry = this.liveEntries.get(id);
+      if (entry === undefined) continue;
+      this.removeEntry(entry);
+      removed.push(entry);
     }
-  }
-
-  private removeInTransaction(ids: readonly number[]): void {
-    const run = this.db.transaction(() => {
-      const remove = this.sql('DELETE FROM queue WHERE id = ? RETURNING length(payload) AS bytes');
-      for (const id of ids) {
-        const removed = remove.get(id) as { bytes: number } | undefined;
-        if (removed === undefined) continue;
-        this.items -= 1;
-        this.bytes -= removed.bytes;
-      }
-    });
-    run.immediate();
+    if (removed.length > 0) this.recordRemovals(removed, 'acked');
   }
 
   stats(): OutboundQueueStats {
-    const dropped = (this.sql("SELECT value FROM counters WHERE name = 'dropped'").get() as { value: number }).value;
-    return { items: this.items, bytes: this.bytes, dropped };
+    return { items: this.items, bytes: this.bytes, dropped: this.dropped };
   }
 
   isOpen(): boolean {
-    return this.db.open;
+    return this.opened;
   }
 
+  /** Closes the files and releases the lock. Calling it twice does nothing. */
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.opened) return;
+    this.opened = false;
+    for (const segment of this.segments) closeSegment(segment);
+    this.cache.clear();
+    this.lock.release();
   }
 
-  /** Drops the oldest groups until `messages` fits, then inserts them as a new group; returns the items dropped. */
-  private appendGroup(messages: ReadonlyArray<OutboundMessage>): number {
-    const groupBytes = messages.reduce((sum, message) => sum + message.payload.length, 0);
-    let dropped = 0;
-    while (this.items + messages.length > this.maxItems || this.bytes + groupBytes > this.maxBytes) {
-      const oldest = this.sql('SELECT grp FROM queue ORDER BY id LIMIT 1').get() as { grp: number } | undefined;
-      if (oldest === undefined) break;
-      const removed = this.sql('DELETE FROM queue WHERE grp = ? RETURNING length(payload) AS bytes').all(oldest.grp) as Array<{ bytes: number }>;
-      dropped += removed.length;
-      this.items -= removed.length;
-      this.bytes -= removed.reduce((sum, row) => sum + row.bytes, 0);
+  /** Reads `state.json` and every segment, truncates a torn tail and drops incomplete groups. */
+  private load(): void {
+    const state = readState(this.dir);
+    this.deletedDrops = state.dropped;
+    this.nextId = state.nextId;
+    const names = readdirSync(this.dir);
+    const firstIds = names
+      .filter((name) => /^\d{16}\.log$/.test(name))
+      .map((name) => Number(name.slice(0, 16)))
+      .sort((a, b) => a - b);
+    // An acknowledgement file without its segment is left by a crash while deleting the segment.
+    for (const name of names) {
+      if (name.endsWith(ACK_SUFFIX) && !names.includes(name.replace(ACK_SUFFIX, SEGMENT_SUFFIX))) unlinkIfPresent(join(this.dir, name));
     }
-    const group = (this.sql("UPDATE counters SET value = value + 1 WHERE name = 'group' RETURNING value").get() as { value: number }).value;
-    const insert = this.sql('INSERT INTO queue (grp, topic, payload, enqueued_at) VALUES (?, ?, ?, ?)');
-    const now = Date.now();
-    for (const message of messages) insert.run(group, message.topic, message.payload, now);
-    this.items += messages.length;
-    this.bytes += groupBytes;
-    return dropped;
+    firstIds.forEach((firstId, position) => {
+      const last = position === firstIds.length - 1;
+      this.loadSegment(firstId, last ? null : (firstIds[position + 1] as number));
+    });
+    this.dropped = this.deletedDrops + this.segments.reduce((sum, segment) => sum + segment.drops, 0);
+    for (const segment of this.segments.slice(0, -1)) if (segment.live === 0) this.deleteSegment(segment);
   }
 
-  /** Returns a prepared statement, compiling each SQL text once. */
-  private sql(text: string): Database.Statement {
-    let statement = this.statements.get(text);
-    if (!statement) {
-      statement = this.db.prepare(text);
-      this.statements.set(text, statement);
+  /** Loads one segment; `endId` is the first id of the next segment, or null for the last one. */
+  private loadSegment(firstId: number, endId: number | null): void {
+    const logPath = join(this.dir, `${segmentName(firstId)}${SEGMENT_SUFFIX}`);
+    const ackPath = join(this.dir, `${segmentName(firstId)}${ACK_SUFFIX}`);
+    const scan = scanSegment(logPath);
+    const acks = decodeAcks(readOptional(ackPath));
+    const corrupt = [...scan.corrupt];
+    let records = scan.records.filter((record) => record.id >= firstId && (endId === null || record.id < endId));
+    const isComplete = completeGroupTest(records);
+    let size = scan.size;
+    if (endId === null) {
+      const kept = this.cutTornTail(logPath, scan, records, isComplete);
+      records = kept.records;
+      size = kept.size;
+    } else if (scan.tailOffset !== null) {
+      corrupt.push({ offset: scan.tailOffset, bytes: scan.size - scan.tailOffset });
     }
-    return statement;
+
+    const segment: Segment = { firstId, logPath, ackPath, fd: openSync(logPath, endId === null ? 'r+' : 'r'), ackFd: null, size, live: 0, drops: 0 };
+    this.segments.push(segment);
+    for (const kind of acks.values()) if (kind === 'dropped') segment.drops += 1;
+
+    const present = new Set<number>();
+    const lost: number[] = [];
+    for (const record of records) {
+      present.add(record.id);
+      if (acks.has(record.id)) continue;
+      if (!isComplete(record)) {
+        lost.push(record.id);
+        continue;
+      }
+      this.addEntry({
+        id: record.id,
+        group: record.group,
+        segment,
+        payloadOffset: record.payloadOffset,
+        length: record.payloadLength,
+        topic: record.topic,
+        enqueuedAt: record.enqueuedAt,
+        live: true,
+      });
+    }
+
+    // Ids are given out without gaps, so an id of this segment's range with neither a record nor an ack was lost.
+    let endOfRange = firstId;
+    if (endId !== null) endOfRange = endId;
+    else if (records.length > 0) endOfRange = (records[records.length - 1] as DecodedRecord).id + 1;
+    for (let id = firstId; id < endOfRange; id += 1) if (!present.has(id) && !acks.has(id)) lost.push(id);
+    this.nextId = Math.max(this.nextId, endOfRange);
+    if (lost.length > 0) {
+      this.appendAcks(segment, lost.map((id) => ({ id, kind: 'dropped' as const })));
+      segment.drops += lost.length;
+      this.log.warn(
+        { queue: this.dir, segment: logPath, corrupt, lostItems: lost.length },
+        'outbound queue: skipped corrupt records in the middle of a segment and counted their items as dropped; later items are kept',
+      );
+    }
   }
+
+  /**
+   * Truncates the last segment before invalid bytes at its end and before incomplete groups
+   * there, which an append interrupted by a crash leaves. Returns the records and size kept.
+   */
+  private cutTornTail(logPath: string, scan: SegmentScan, records: DecodedRecord[], isComplete: (record: DecodedRecord) => boolean): { records: DecodedRecord[]; size: number } {
+    let cut = scan.tailOffset;
+    let kept = records.length;
+    while (kept > 0 && !isComplete(records[kept - 1] as DecodedRecord)) {
+      kept -= 1;
+      cut = (records[kept] as DecodedRecord).offset;
+    }
+    if (cut === null) return { records, size: scan.size };
+    const fd = openSync(logPath, 'r+');
+    try {
+      ftruncateSync(fd, cut);
+    } finally {
+      closeSync(fd);
+    }
+    this.log.info({ queue: this.dir, segment: logPath, offset: cut, bytes: scan.size - cut }, 'outbound queue: discarded an incomplete append at the end of the log');
+    return { records: records.slice(0, kept), size: cut };
+  }
+
+  private addEntry(entry: Entry): void {
+    this.order.push(entry);
+    this.liveEntries.set(entry.id, entry);
+    entry.segment.live += 1;
+    this.items += 1;
+    this.bytes += entry.length;
+  }
+
+  private assertOpen(operation: string): void {
+    if (!this.opened) throw new Error(`cannot ${operation}: the outbound queue ${this.dir} is closed; open it again`);
+  }
+
+  /** Returns the segment to append to, starting a new one when the last one reached `segmentBytes`. */
+  private activeSegment(): Segment {
+    const last = this.segments[this.segments.length - 1];
+    if (last !== undefined && last.size < this.segmentBytes) return last;
+    if (last !== undefined && last.live === 0) this.deleteSegment(last);
+    const name = segmentName(this.nextId);
+    const logPath = join(this.dir, `${name}${SEGMENT_SUFFIX}`);
+    const segment: Segment = { firstId: this.nextId, logPath, ackPath: join(this.dir, `${name}${ACK_SUFFIX}`), fd: openSync(logPath, 'wx+'), ackFd: null, size: 0, live: 0, drops: 0 };
+    this.segments.push(segment);
+    // The new file's directory entry must reach the disk too before its records count as synced.
+    if (this.synchronous === 'full') syncDirectory(this.dir);
+    return segment;
+  }
+
+  /** Writes `pieces` at the end of the segment and syncs them; on failure cuts the segment back and rethrows. */
+  private appendToSegment(segment: Segment, pieces: Buffer[]): void {
+    let written = 0;
+    try {
+      written = writeAllAt(segment.fd, pieces, segment.size);
+      if (this.synchronous === 'full') fdatasyncSync(segment.fd);
+    } catch (error) {
+      try {
+        ftruncateSync(segment.fd, segment.size);
+      } catch {
+        // The torn tail is cut on the next open instead.
+      }
+      throw new Error(`appending to the outbound queue segment ${segment.logPath} failed: ${(error as Error).message}. Check free disk space.`, {
+        cause: error,
+      });
+    }
+    segment.size += written;
+  }
+
+  /** Returns the live entries of the oldest group. */
+  private oldestGroup(): Entry[] {
+    const group: Entry[] = [];
+    for (let index = this.head; index < this.order.length; index += 1) {
+      const entry = this.order[index] as Entry;
+      if (!entry.live) continue;
+      if (group.length > 0 && entry.group !== group[0]!.group) break;
+      group.push(entry);
+    }
+    return group;
+  }
+
+  private removeEntry(entry: Entry): void {
+    entry.live = false;
+    this.liveEntries.delete(entry.id);
+    entry.segment.live -= 1;
+    this.items -= 1;
+    this.bytes -= entry.length;
+    const cached = this.cache.get(entry.id);
+    if (cached !== undefined) {
+      this.cache.delete(entry.id);
+      this.cachedBytes -= cached.length;
+    }
+    while (this.head < this.order.length && !(this.order[this.head] as Entry).live) this.head += 1;
+    if (this.head > 4096 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Appends removals to the acknowledgement files and deletes segments left without items. */
+  private recordRemovals(entries: readonly Entry[], kind: AckKind): void {
+    const bySegment = new Map<Segment, Array<{ id: number; kind: AckKind }>>();
+    for (const entry of entries) {
+      const list = bySegment.get(entry.segment) ?? [];
+      list.push({ id: entry.id, kind });
+      bySegment.set(entry.segment, list);
+    }
+    const active = this.segments[this.segments.length - 1];
+    for (const [segment, list] of bySegment) {
+      if (segment.live === 0 && segment !== active) {
+        if (kind === 'dropped') segment.drops += list.length;
+        this.deleteSegment(segment);
+        continue;
+      }
+      this.appendAcks(segment, list);
+      if (kind === 'dropped') segment.drops += list.length;
+    }
+  }
+
+  private appendAcks(segment: Segment, list: ReadonlyArray<{ id: number; kind: AckKind }>): void {
+    segment.ackFd ??= openSync(segment.ackPath, 'a');
+    writeSync(segment.ackFd, encodeAcks(list));
+  }
+
+  /**
+   * Deletes a segment whose items are all removed. `state.json` is synced first, so the drop count
+   * and the next id survive a power loss.
+   */
+  private deleteSegment(segment: Segment): void {
+    this.deletedDrops += segment.drops;
+    writeState(this.dir, { nextId: this.nextId, dropped: this.deletedDrops });
+    closeSegment(segment);
+    unlinkIfPresent(segment.logPath);
+    unlinkIfPresent(segment.ackPath);
+    this.segments.splice(this.segments.indexOf(segment), 1);
+  }
+
+  private addToCache(id: number, payload: Buffer): void {
+    if (payload.length > this.cacheLimit) return;
+    this.cache.set(id, payload);
+    this.cachedBytes += payload.length;
+    for (const [oldId, oldPayload] of this.cache) {
+      if (this.cachedBytes <= this.cacheLimit) break;
+      this.cache.delete(oldId);
+      this.cachedBytes -= oldPayload.length;
+    }
+  }
+
+  private readPayload(entry: Entry): Buffer {
+    const payload = Buffer.allocUnsafe(entry.length);
+    let read = 0;
+    while (read < entry.length) {
+      const count = readSync(entry.segment.fd, payload, read, entry.length - read, entry.payloadOffset + read);
+      if (count === 0) throw new Error(`outbound queue segment ${entry.segment.logPath} ends before item ${entry.id} at offset ${entry.payloadOffset}, so the file was truncated after the queue opened it. Close and reopen the queue ${this.dir}, which recovers the records that remain.`);
+      read += count;
+    }
+    return payload;
+  }
+
+  /** Index in `order` of the first entry with an id above `afterId`. */
+  private firstIndexAfter(afterId: number): number {
+    let low = this.head;
+    let high = this.order.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((this.order[middle] as Entry).id <= afterId) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+}
+
+function closeSegment(segment: Segment): void {
+  closeSync(segment.fd);
+  if (segment.ackFd !== null) closeSync(segment.ackFd);
+  segment.ackFd = null;
+}
+
+function unlinkIfPresent(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+/** Returns a test of whether a record's group has all its messages among `records`. */
+function completeGroupTest(records: readonly DecodedRecord[]): (record: DecodedRecord) => boolean {
+  const indexes = new Map<number, Set<number>>();
+  for (const record of records) {
+    const seen = indexes.get(record.group) ?? new Set<number>();
+    seen.add(record.index);
+    indexes.set(record.group, seen);
+  }
+  return (record) => indexes.get(record.group)?.size === record.count;
+}
+
+/** Buffers that one writev call takes at most; Linux limits a call to 1024 (IOV_MAX). */
+const MAX_PIECES_PER_WRITE = 1024;
+
+/** Writes `pieces` one after another from `position`, resuming after short writes; returns the bytes written. */
+function writeAllAt(fd: number, pieces: readonly Buffer[], position: number): number {
+  let written = 0;
+  for (let start = 0; start < pieces.length; start += MAX_PIECES_PER_WRITE) {
+    const chunk = pieces.slice(start, start + MAX_PIECES_PER_WRITE);
+    const chunkBytes = chunk.reduce((sum, piece) => sum + piece.length, 0);
+    let done = writevSync(fd, chunk, position + written);
+    if (done < chunkBytes) {
+      const rest = Buffer.concat(chunk).subarray(done);
+      while (done < chunkBytes) done += writeSync(fd, rest, done - (chunkBytes - rest.length), chunkBytes - done, position + written + done);
+    }
+    written += chunkBytes;
+  }
+  return written;
 }

@@ -104,14 +104,4 @@ describe('OutboundQueue', () => {
     expect(reopened.stats().items).toBe(2);
     reopened.close();
   });
-
-  it('syncs enqueues fully after a removal', () => {
-    const queue = OutboundQueue.open({ path: join(dir, 'q.db') });
-    const db = (queue as unknown as { db: { pragma: (text: string, options: { simple: true }) => unknown } }).db;
-    queue.enqueue([message('a')]);
-    queue.removeMany(queue.peek(0, 1).map((item) => item.id));
-    // SQLite reports synchronous FULL as 2.
-    expect(db.pragma('synchronous', { simple: true })).toBe(2);
-    queue.close();
-  });
 });

@@ -1,0 +1,57 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+const syncs = vi.hoisted(() => ({ count: 0 }));
+vi.mock('node:fs', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs')>();
+  return {
+    ...actual,
+    fdatasyncSync: (fd: number) => {
+      syncs.count += 1;
+      actual.fdatasyncSync(fd);
+    },
+  };
+});
+
+const { OutboundQueue } = await import('../../src/fleet/outbound-queue.ts');
+const message = (text: string) => ({ topic: 't', payload: Buffer.from(text) });
+
+describe('OutboundQueue sync', () => {
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fieldloop-queue-sync-'));
+    syncs.count = 0;
+  });
+
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('full syncs once per enqueueMany', () => {
+    const queue = OutboundQueue.open({ path: join(dir, 'q') });
+    queue.enqueueMany([[message('a')], [message('b1'), message('b2')], [message('c')]]);
+    expect(syncs.count).toBe(1);
+    queue.enqueue([message('d')]);
+    expect(syncs.count).toBe(2);
+    queue.close();
+  });
+
+  it('removal does not sync', () => {
+    const queue = OutboundQueue.open({ path: join(dir, 'q') });
+    queue.enqueue([message('a'), message('b')]);
+    syncs.count = 0;
+    queue.removeMany(queue.peek(0, 10).map((item) => item.id));
+    expect(syncs.count).toBe(0);
+    queue.close();
+  });
+
+  it('normal never syncs appends', () => {
+    const queue = OutboundQueue.open({ path: join(dir, 'q'), synchronous: 'normal' });
+    queue.enqueueMany([[message('a')], [message('b')]]);
+    expect(syncs.count).toBe(0);
+    queue.close();
+  });
+});
