@@ -35,8 +35,8 @@ export interface MqttUplinkStats {
 }
 
 /**
- * Samples that one queue transaction of staged `add` calls takes at most. The pump publishes after
- * each transaction, so a burst of samples starts to go out before the whole burst is queued.
+ * Samples that one queue append of staged `add` calls takes at most. The pump publishes after
+ * each append, so a burst of samples starts to go out before the whole burst is queued.
  */
 const MAX_SAMPLES_PER_COMMIT = 64;
 
@@ -98,8 +98,9 @@ export class MqttUplink implements SampleSink {
 
   /**
    * Queues a sample without predictions; part of SampleSink, so ingest can feed the uplink. It
-   * resolves once the sample is committed to the queue. Calls made in the same event-loop turn
-   * share queue transactions of up to MAX_SAMPLES_PER_COMMIT samples, and so one disk sync each.
+   * resolves once the sample's queue records are synced to the disk (written, with a `normal`
+   * queue). Calls made in the same event-loop turn share appends of up to MAX_SAMPLES_PER_COMMIT
+   * samples, and so one disk sync each. The pump may publish a sample before its sync ends.
    */
   add(record: SampleRecord, blobs: SampleBlobs): Promise<void> {
     const messages = this.encode(record, blobs, null);
@@ -136,17 +137,31 @@ export class MqttUplink implements SampleSink {
     if (this.staged.length > 0) setImmediate(() => this.commitStagedInGroups());
   }
 
-  /** Commits up to `limit` staged samples, oldest first, in one queue transaction and starts the pump. */
+  /**
+   * Appends up to `limit` staged samples, oldest first, with one write, and starts the pump at
+   * once. Their `add` calls resolve when the queue's background sync covers them.
+   */
   private commitStaged(limit = Number.POSITIVE_INFINITY): void {
     if (this.staged.length === 0) return;
     const staged = this.staged.splice(0, limit);
+    let synced: Promise<void>;
     try {
-      this.logDropped(this.options.queue.enqueueMany(staged.map((entry) => entry.messages)));
+      const appended = this.options.queue.enqueueManyDeferred(staged.map((entry) => entry.messages));
+      this.logDropped(appended.dropped);
+      synced = appended.synced;
     } catch (error) {
       for (const entry of staged) entry.reject(error as Error);
       return;
     }
-    for (const entry of staged) entry.resolve();
+    synced.then(
+      () => {
+        for (const entry of staged) entry.resolve();
+      },
+      (error: unknown) => {
+        this.log.error({ robot: this.options.robot, samples: staged.length, error: (error as Error).message }, 'syncing queued samples failed');
+        for (const entry of staged) entry.reject(error as Error);
+      },
+    );
     this.pump();
   }
 

@@ -1,4 +1,4 @@
-import { closeSync, fdatasyncSync, ftruncateSync, openSync, readdirSync, readSync, unlinkSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, openSync, readdirSync, readSync, unlinkSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@fieldloop/contracts';
 import { decodeAcks, encodeAcks, type AckKind } from './queue-ack-file.ts';
@@ -65,6 +65,18 @@ interface Segment {
   live: number;
   /** Items of this segment recorded as dropped in its acknowledgement file. */
   drops: number;
+  /** Background syncs of the segment file still running; its files close only after the last one. */
+  syncs: number;
+  /** True once the segment was closed or deleted while a background sync ran. */
+  closeAfterSyncs: boolean;
+}
+
+/** Result of `enqueueManyDeferred`. */
+export interface DeferredEnqueue {
+  /** Older items that the overflow policy dropped to make room. */
+  dropped: number;
+  /** Resolves once the appended records are synced to the disk, at once with `synchronous: 'normal'`; rejects when the sync fails. */
+  synced: Promise<void>;
 }
 
 /** In-memory index entry of one queued item. */
@@ -178,6 +190,19 @@ export class OutboundQueue {
    * change them afterwards.
    */
   enqueueMany(groups: ReadonlyArray<ReadonlyArray<OutboundMessage>>): number {
+    return this.append(groups, false).dropped;
+  }
+
+  /**
+   * Appends like `enqueueMany` and returns before the sync: the fdatasync runs on the libuv thread
+   * pool, and `synced` resolves once it covers the records. The items can be peeked at once, so a
+   * sender may publish them while the sync runs.
+   */
+  enqueueManyDeferred(groups: ReadonlyArray<ReadonlyArray<OutboundMessage>>): DeferredEnqueue {
+    return this.append(groups, true);
+  }
+
+  private append(groups: ReadonlyArray<ReadonlyArray<OutboundMessage>>, deferSync: boolean): DeferredEnqueue {
     this.assertOpen('enqueue');
     for (const messages of groups) {
       const groupBytes = messages.reduce((sum, message) => sum + message.payload.length, 0);
@@ -187,10 +212,10 @@ export class OutboundQueue {
         );
       }
     }
-    if (groups.every((messages) => messages.length === 0)) return 0;
+    if (groups.every((messages) => messages.length === 0)) return { dropped: 0, synced: Promise.resolve() };
     const segment = this.activeSegment();
     const { pieces, added, nextId } = this.encodeBatch(groups, segment);
-    this.appendToSegment(segment, pieces);
+    const synced = this.appendToSegment(segment, pieces, deferSync);
     this.nextId = nextId;
     for (const group of added) group.entries.forEach((entry, index) => this.addToCache(entry.id, group.payloads[index] as Buffer));
 
@@ -208,7 +233,7 @@ export class OutboundQueue {
       this.dropped += drops.length;
       this.recordRemovals(drops, 'dropped');
     }
-    return drops.length;
+    return { dropped: drops.length, synced };
   }
 
   /**
@@ -345,7 +370,7 @@ export class OutboundQueue {
       corrupt.push({ offset: scan.tailOffset, bytes: scan.size - scan.tailOffset });
     }
 
-    const segment: Segment = { firstId, logPath, ackPath, fd: openSync(logPath, endId === null ? 'r+' : 'r'), ackFd: null, size, live: 0, drops: 0 };
+    const segment: Segment = { firstId, logPath, ackPath, fd: openSync(logPath, endId === null ? 'r+' : 'r'), ackFd: null, size, live: 0, drops: 0, syncs: 0, closeAfterSyncs: false };
     this.segments.push(segment);
     for (const kind of acks.values()) if (kind === 'dropped') segment.drops += 1;
 
@@ -427,19 +452,22 @@ export class OutboundQueue {
     if (last !== undefined && last.live === 0) this.deleteSegment(last);
     const name = segmentName(this.nextId);
     const logPath = join(this.dir, `${name}${SEGMENT_SUFFIX}`);
-    const segment: Segment = { firstId: this.nextId, logPath, ackPath: join(this.dir, `${name}${ACK_SUFFIX}`), fd: openSync(logPath, 'wx+'), ackFd: null, size: 0, live: 0, drops: 0 };
+    const segment: Segment = { firstId: this.nextId, logPath, ackPath: join(this.dir, `${name}${ACK_SUFFIX}`), fd: openSync(logPath, 'wx+'), ackFd: null, size: 0, live: 0, drops: 0, syncs: 0, closeAfterSyncs: false };
     this.segments.push(segment);
     // The new file's directory entry must reach the disk too before its records count as synced.
     if (this.synchronous === 'full') syncDirectory(this.dir);
     return segment;
   }
 
-  /** Writes `pieces` at the end of the segment and syncs them; on failure cuts the segment back and rethrows. */
-  private appendToSegment(segment: Segment, pieces: Buffer[]): void {
+  /**
+   * Writes `pieces` at the end of the segment and syncs them, now or in the background with
+   * `deferSync`. On a failed write it cuts the segment back and rethrows.
+   */
+  private appendToSegment(segment: Segment, pieces: Buffer[], deferSync: boolean): Promise<void> {
     let written = 0;
     try {
       written = writeAllAt(segment.fd, pieces, segment.size);
-      if (this.synchronous === 'full') fdatasyncSync(segment.fd);
+      if (this.synchronous === 'full' && !deferSync) fdatasyncSync(segment.fd);
     } catch (error) {
       try {
         ftruncateSync(segment.fd, segment.size);
@@ -451,6 +479,7 @@ export class OutboundQueue {
       });
     }
     segment.size += written;
+    return this.synchronous === 'full' && deferSync ? syncInBackground(segment) : Promise.resolve();
   }
 
   /** Returns the live entries of the oldest group. */
@@ -556,7 +585,25 @@ export class OutboundQueue {
   }
 }
 
+/** Syncs a segment file on the libuv thread pool; its descriptors stay open until the sync ends. */
+function syncInBackground(segment: Segment): Promise<void> {
+  segment.syncs += 1;
+  return new Promise<void>((resolve, reject) => {
+    fdatasync(segment.fd, (error) => {
+      segment.syncs -= 1;
+      if (segment.syncs === 0 && segment.closeAfterSyncs) closeSegment(segment);
+      if (error === null) resolve();
+      else reject(new Error(`syncing the outbound queue segment ${segment.logPath} failed: ${error.message}. Check the disk.`, { cause: error }));
+    });
+  });
+}
+
+/** Closes a segment's files, or marks them to close after its running background syncs. */
 function closeSegment(segment: Segment): void {
+  if (segment.syncs > 0) {
+    segment.closeAfterSyncs = true;
+    return;
+  }
   closeSync(segment.fd);
   if (segment.ackFd !== null) closeSync(segment.ackFd);
   segment.ackFd = null;

@@ -21,10 +21,10 @@ describe('MqttUplink', () => {
   it('queues a burst in groups', async () => {
     const queue = OutboundQueue.open({ path: join(dir, 'queue.db'), synchronous: 'normal' });
     const groups: number[] = [];
-    const enqueueMany = queue.enqueueMany.bind(queue);
-    vi.spyOn(queue, 'enqueueMany').mockImplementation((samples) => {
+    const enqueueManyDeferred = queue.enqueueManyDeferred.bind(queue);
+    vi.spyOn(queue, 'enqueueManyDeferred').mockImplementation((samples) => {
       groups.push(samples.length);
-      return enqueueMany(samples);
+      return enqueueManyDeferred(samples);
     });
     // Nothing listens on port 1, so the uplink only queues.
     const uplink = new MqttUplink({ fleet: 'test-fleet', robot: 'rover-1', broker: { url: 'mqtt://127.0.0.1:1', reconnectPeriodMs: 60_000 }, queue });

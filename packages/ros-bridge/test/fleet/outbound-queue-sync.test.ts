@@ -39,6 +39,28 @@ describe('OutboundQueue sync', () => {
     queue.close();
   });
 
+  it('deferred enqueue syncs in the background', async () => {
+    const queue = OutboundQueue.open({ path: join(dir, 'q') });
+    const { synced } = queue.enqueueManyDeferred([[message('a')], [message('b')]]);
+    expect(syncs.count).toBe(0);
+    expect(queue.peek(0, 10).map((item) => item.payload.toString())).toEqual(['a', 'b']);
+    await synced;
+    queue.close();
+  });
+
+  it('deferred sync outlives close and deletion', async () => {
+    // One-record segments, so that removing the items deletes the first segment at the next append.
+    const queue = OutboundQueue.open({ path: join(dir, 'q'), segmentBytes: 1 });
+    const first = queue.enqueueManyDeferred([[message('a')]]);
+    queue.removeMany(queue.peek(0, 10).map((item) => item.id));
+    const second = queue.enqueueManyDeferred([[message('b')]]);
+    queue.close();
+    await expect(Promise.all([first.synced, second.synced])).resolves.toEqual([undefined, undefined]);
+    const reopened = OutboundQueue.open({ path: join(dir, 'q') });
+    expect(reopened.peek(0, 10).map((item) => item.payload.toString())).toEqual(['b']);
+    reopened.close();
+  });
+
   it('removal does not sync', () => {
     const queue = OutboundQueue.open({ path: join(dir, 'q') });
     queue.enqueue([message('a'), message('b')]);
