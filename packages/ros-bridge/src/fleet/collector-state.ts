@@ -84,6 +84,8 @@ export class CollectorState {
   private readonly journal: IntakeJournal | null;
   /** Pending rows dropped on open because their journal record was missing or torn. */
   readonly droppedAtOpen: number;
+  /** `recordSampleRows` in a savepoint, built once because building a transaction function costs more than running it. */
+  private readonly recordSample: Database.Transaction<CollectorState['recordSampleRows']>;
   /** The open write-ahead log that `syncWal` syncs, opened at the first sync. */
   private wal: Promise<FileHandle> | null = null;
   /** Payloads of pending rows received by this process, kept so a field batch need not read them back. */
@@ -102,6 +104,7 @@ export class CollectorState {
     // syncs the WAL file on the libuv thread pool, so the event loop does not wait for the disk.
     // Checkpoints still sync the WAL before they copy it into the database file.
     this.db.pragma('synchronous = NORMAL');
+    this.recordSample = this.db.transaction((...args: Parameters<CollectorState['recordSampleRows']>) => this.recordSampleRows(...args));
     this.walPath = (options.synchronous ?? 'full') === 'full' && !this.db.memory ? `${this.db.name}-wal` : null;
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS seen (
@@ -196,27 +199,29 @@ export class CollectorState {
    */
   receiveSample(robot: string, bootId: string, sequence: number, sampleId: string, payload: Buffer, reassembled = false): ReceiveOutcome {
     if (!this.db.inTransaction) return this.transaction(() => this.receiveSample(robot, bootId, sequence, sampleId, payload, reassembled));
-    const run = this.db.transaction((): { outcome: ReceiveOutcome; rowId?: number } => {
-      this.sql('DELETE FROM chunks WHERE robot = ? AND boot = ? AND seq = ?').run(robot, bootId, sequence);
-      const inserted = this.sql('INSERT OR IGNORE INTO seen (robot, boot, seq) VALUES (?, ?, ?)').run(robot, bootId, sequence);
-      if (inserted.changes === 0) return { outcome: 'duplicate-sequence' };
-      const known =
-        this.sql('SELECT 1 FROM committed WHERE sample_id = ?').get(sampleId) !== undefined ||
-        this.sql('SELECT 1 FROM pending WHERE sample_id = ?').get(sampleId) !== undefined;
-      if (known) return { outcome: 'duplicate-content' };
-      if (this.journal === null || reassembled) {
-        const row = this.sql('INSERT INTO pending (robot, sample_id, payload, received_at) VALUES (?, ?, ?, ?)').run(robot, sampleId, payload, Date.now());
-        return { outcome: 'accepted', rowId: Number(row.lastInsertRowid) };
-      }
-      const ref = this.journal.append(payload);
-      const row = this.sql(
-        `INSERT INTO pending (robot, sample_id, payload, received_at, boot, seq, segment, offset, length, crc) VALUES (?, ?, x'', ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(robot, sampleId, Date.now(), bootId, sequence, ref.segment, ref.offset, ref.length, ref.crc);
-      return { outcome: 'accepted', rowId: Number(row.lastInsertRowid) };
-    });
-    const { outcome, rowId } = run.immediate();
+    const { outcome, rowId } = this.recordSample.immediate(robot, bootId, sequence, sampleId, payload, reassembled);
     if (rowId !== undefined) this.payloads.stage(rowId, payload);
     return outcome;
+  }
+
+  /** Records one sample inside the savepoint that `recordSample` opens. */
+  private recordSampleRows(robot: string, bootId: string, sequence: number, sampleId: string, payload: Buffer, reassembled: boolean): { outcome: ReceiveOutcome; rowId?: number } {
+    this.sql('DELETE FROM chunks WHERE robot = ? AND boot = ? AND seq = ?').run(robot, bootId, sequence);
+    const inserted = this.sql('INSERT OR IGNORE INTO seen (robot, boot, seq) VALUES (?, ?, ?)').run(robot, bootId, sequence);
+    if (inserted.changes === 0) return { outcome: 'duplicate-sequence' };
+    const known =
+      this.sql('SELECT 1 FROM committed WHERE sample_id = ?').get(sampleId) !== undefined ||
+      this.sql('SELECT 1 FROM pending WHERE sample_id = ?').get(sampleId) !== undefined;
+    if (known) return { outcome: 'duplicate-content' };
+    if (this.journal === null || reassembled) {
+      const row = this.sql('INSERT INTO pending (robot, sample_id, payload, received_at) VALUES (?, ?, ?, ?)').run(robot, sampleId, payload, Date.now());
+      return { outcome: 'accepted', rowId: Number(row.lastInsertRowid) };
+    }
+    const ref = this.journal.append(payload);
+    const row = this.sql(
+      `INSERT INTO pending (robot, sample_id, payload, received_at, boot, seq, segment, offset, length, crc) VALUES (?, ?, x'', ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(robot, sampleId, Date.now(), bootId, sequence, ref.segment, ref.offset, ref.length, ref.crc);
+    return { outcome: 'accepted', rowId: Number(row.lastInsertRowid) };
   }
 
   /**

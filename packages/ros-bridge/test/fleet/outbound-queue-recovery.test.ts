@@ -171,6 +171,25 @@ describe('OutboundQueue recovery', () => {
     reopened.close();
   });
 
+  it('deleting an older segment leaves state.json', () => {
+    const queue = OutboundQueue.open({ path, segmentBytes: 100 });
+    for (const text of ['a', 'b', 'c']) queue.enqueue([message(text.repeat(80))]);
+    const state = () => (existsSync(join(path, 'state.json')) ? readFileSync(join(path, 'state.json'), 'utf8') : null);
+    const stateBefore = state();
+    const ids = queue.peek(0, 10).map((item) => item.id);
+    queue.removeMany(ids.slice(0, 2));
+    expect(segmentFiles(path, '.log')).toHaveLength(1);
+    // The segments left keep the next id, so the deletions wrote no state.
+    expect(state()).toBe(stateBefore);
+    queue.close();
+
+    const reopened = OutboundQueue.open({ path });
+    reopened.enqueue([message('d')]);
+    expect(reopened.peek(0, 10).map((item) => item.id)).toEqual([ids[2], (ids[2] as number) + 1]);
+    expect(reopened.stats().dropped).toBe(0);
+    reopened.close();
+  });
+
   it('imports a legacy SQLite queue', () => {
     const legacyPath = join(dir, 'queue.db');
     writeLegacyQueue(
