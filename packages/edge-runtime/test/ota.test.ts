@@ -203,6 +203,57 @@ describe('updates over aedes', () => {
   });
 });
 
+describe('probation across a clean restart', () => {
+  let broker: TestBroker;
+  let client: MqttClient;
+
+  beforeAll(async () => {
+    broker = await startAedes();
+    client = await publisher(broker);
+  });
+  afterAll(async () => {
+    await client.endAsync();
+    await broker.close();
+  });
+
+  async function waitFor(condition: () => Promise<boolean>, what: string): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  it('resumes a probation that a clean stop paused', async () => {
+    const store = new ModelStore(join(root.path, 'robot-restart'));
+    await installBundle(store, await bundle('r1', 1), 'test-student', 1);
+    // Probation needs more frames than this robot serves before it stops.
+    const first = new TestRobot('robot-restart', store.root, trusted, 1_000_000);
+    await first.start(broker, FLEET);
+    const published = await publishBundle({ client, fleet: FLEET, bundleDir: await bundle('r2', 2), robots: ['robot-restart'] });
+    await waitFor(async () => (await store.readPointer('current'))?.state === 'probation', 'the switch to version 2');
+    await first.stop();
+    await published.close();
+    expect(await store.readPointer('current')).toMatchObject({ version: 2, state: 'paused' });
+
+    const booted = await bootFromStore(store, { trustedKeys: trusted, log: memoryLog() });
+    expect(booted?.manifest.version).toBe(2);
+    booted?.dispose();
+    expect(await store.rejectedVersions()).toEqual({});
+
+    const second = new TestRobot('robot-restart', store.root, trusted, 10);
+    await second.start(broker, FLEET);
+    try {
+      await waitFor(async () => (await store.readPointer('current'))?.state === 'good', 'probation to pass after the restart');
+      expect(second.runtime.activeModel?.manifest.version).toBe(2);
+      expect(second.log.lines.some((line) => line.message === 'resumed the probation of the served model')).toBe(true);
+      expect((await store.readPointer('previous'))?.version).toBe(1);
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
 describe('boot', () => {
   it('rolls back an update stopped in probation', async () => {
     const store = new ModelStore(join(root.path, 'robot-boot'));

@@ -9,7 +9,8 @@ import type { ModelStore } from './model-store.ts';
  * Loads the model to serve at start from the store alone, without the network. It loads the
  * current bundle, or the previous one when the current one fails to load. A current bundle still
  * on probation means the process stopped during probation, possibly because of that model, so
- * it is rejected and the previous one boots. Returns null when the store contains no bundle.
+ * it is rejected and the previous one boots. A bundle whose probation a clean stop paused boots,
+ * and `OtaAgent.start` resumes its probation. Returns null when the store contains no bundle.
  */
 export async function bootFromStore(
   store: ModelStore,

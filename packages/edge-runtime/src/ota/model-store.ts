@@ -6,8 +6,14 @@ import { join } from 'node:path';
 export interface BundlePointer {
   bundle: string;
   version: number;
-  /** `probation` until the update agent confirms the model; a boot that finds it rolls back. */
-  state: 'probation' | 'good';
+  /**
+   * `probation` until the update agent confirms the model; a boot that finds it rolls back.
+   * `paused` when a clean stop interrupted the probation; the next start boots the model and
+   * resumes its probation.
+   */
+  state: 'probation' | 'paused' | 'good';
+  /** Rollout that installed the model, for the reports of a resumed probation. */
+  rolloutId?: string;
 }
 
 /**

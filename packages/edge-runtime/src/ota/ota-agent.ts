@@ -56,16 +56,59 @@ export class OtaAgent {
     this.options = options;
   }
 
-  /** Subscribes to the model channel, now or once the broker is reachable; it never waits for the network. */
+  /**
+   * Subscribes to the model channel, now or once the broker is reachable; it never waits for the
+   * network. When the runtime serves a model whose probation a clean stop paused, its probation
+   * resumes.
+   */
   start(): void {
+    this.queue = this.queue.then(() => this.resumeProbation()).catch((error: unknown) => {
+      this.options.log.error({ error: (error as Error).message }, 'resuming the probation of the served model failed');
+    });
     this.options.client.on('message', this.onMessage);
     this.stopSubscribing = subscribeWhenConnected(this.options.client, fleetTopics.model(this.options.fleet), 1, this.options.log);
   }
 
+  /**
+   * Stops taking updates. A probation still running is paused in the store, so the next start
+   * serves the model and resumes it, instead of rejecting the model as one that stopped the process.
+   */
   async stop(): Promise<void> {
     this.options.client.off('message', this.onMessage);
     this.stopSubscribing?.();
     await this.queue;
+    const probation = this.probation;
+    if (probation === null) return;
+    probation.stop();
+    this.probation = null;
+    const { store, log } = this.options;
+    const current = await store.readPointer('current');
+    const version = probation.predictor.manifest.version;
+    if (current?.version !== version || current.state !== 'probation') return;
+    await store.writePointer('current', { ...current, state: 'paused' });
+    log.info({ version }, 'stopped during probation; the next start resumes it');
+  }
+
+  /** Watches the served model through probation again when its store pointer is `paused`. */
+  private async resumeProbation(): Promise<void> {
+    const { store, runtime, log } = this.options;
+    const current = await store.readPointer('current');
+    const served = runtime.activeModel;
+    if (current === null || served === null || served.manifest.version !== current.version) return;
+    if (current.state !== 'paused') return;
+    const previousPointer = await store.readPointer('previous');
+    let previous: Predictor | null = null;
+    if (previousPointer !== null) {
+      try {
+        previous = await Predictor.load(store.bundlePath(previousPointer), { trustedKeys: this.options.trustedKeys, log });
+      } catch (error) {
+        log.warn({ version: previousPointer.version, error: (error as Error).message }, 'previous model failed to load; a failed probation leaves no model to serve');
+      }
+    }
+    // Back to `probation` first, so a crash during the resumed probation rejects the model at the next boot.
+    await store.writePointer('current', { ...current, state: 'probation' });
+    this.watchProbation(served, previous, current.rolloutId ?? `v${current.version}-resumed`);
+    log.info({ version: current.version, previous: previous?.manifest.version ?? null }, 'resumed the probation of the served model');
   }
 
   /** Resolves when every announcement received so far has been handled. */
@@ -162,7 +205,7 @@ export class OtaAgent {
     const current = await store.readPointer('current');
     const folder = await store.promote(staging, manifest.name, manifest.version);
     if (current) await store.writePointer('previous', { ...current, state: 'good' });
-    await store.writePointer('current', { bundle: folder, version: manifest.version, state: 'probation' });
+    await store.writePointer('current', { bundle: folder, version: manifest.version, state: 'probation', rolloutId });
     // Probation watches from the first frame the new model serves, so no failure goes unseen
     // while the report below is being sent.
     const previous = runtime.activeModel;

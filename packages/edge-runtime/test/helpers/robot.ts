@@ -50,7 +50,12 @@ export class TestRobot {
   private pumping = false;
   private pump: Promise<void> | null = null;
 
-  constructor(readonly id: string, readonly storeDir: string, private readonly trustedKeys: TrustedKey[]) {}
+  constructor(
+    readonly id: string,
+    readonly storeDir: string,
+    private readonly trustedKeys: TrustedKey[],
+    private readonly probationFrames = 10,
+  ) {}
 
   async start(broker: TestBroker, fleet: string): Promise<void> {
     const store = new ModelStore(this.storeDir);
@@ -69,7 +74,7 @@ export class TestRobot {
       log: this.log,
       probes: [frames[0]!, frames[0]!, frames[0]!],
       latencyBudgetMs: LATENCY_BUDGET_MS,
-      probationFrames: 10,
+      probationFrames: this.probationFrames,
       enginesFor: (manifest: BundleManifest) => {
         if (manifest.name === SLOW_NAME) return [new DelayedEngineForLatencyTest(new TfjsEngine('wasm'), 150)];
         if (manifest.name === LATE_SLOW_NAME) return [new DelayedEngineForLatencyTest(new TfjsEngine('wasm'), 150, RUNS_BEFORE_SERVING)];
