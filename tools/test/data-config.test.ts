@@ -27,6 +27,12 @@ describe('loadDataConfig', () => {
     expect((await loadDataConfig(file, dir, REPO)).fleet.campaign).toEqual(DEFAULT_FLEET_CAMPAIGN);
   });
 
+  it('rejects a misspelt key', async () => {
+    const file = join(dir, 'misspelt.yaml');
+    await writeFile(file, SOURCES.replace('fleet:\n', 'fleet:\n  robotz: 3\n'));
+    await expect(loadDataConfig(file, dir, REPO)).rejects.toThrow(/misspelt\.yaml: fleet\.robotz is not a known key \(known: robots, recordings, campaign\)/);
+  });
+
   it('names an invalid campaign and its file', async () => {
     const file = join(dir, 'bad.yaml');
     await writeFile(file, `${SOURCES}  campaign:\n    triggers:\n      - { kind: label-disagreement, thresholds: { steering: -1 } }\n`);

@@ -32,9 +32,18 @@ function fail(file: string, problem: string): never {
   throw new Error(`data config ${file}: ${problem}`);
 }
 
+/** Throws on a key that the loop does not read, such as a misspelt one, in a mapping of the config. */
+function checkKeys(file: string, value: unknown, path: string, known: readonly string[]): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) fail(file, `${path}${key} is not a known key (known: ${known.join(', ')})`);
+  }
+}
+
 function readSources(file: string, value: unknown, key: string, dataDir: string, repoDir: string): DataSource[] {
   if (!Array.isArray(value) || value.length === 0) fail(file, `${key} must be a non-empty list of {path, mapping} entries`);
   return value.map((entry: unknown, index) => {
+    checkKeys(file, entry, `${key}[${index}].`, ['path', 'mapping']);
     const item = entry as { path?: unknown; mapping?: unknown } | null;
     if (typeof item?.path !== 'string' || typeof item.mapping !== 'string') {
       fail(file, `${key}[${index}] needs a path (relative to the data folder) and a mapping (relative to the repository)`);
@@ -55,6 +64,8 @@ export async function loadDataConfig(file: string, dataDir: string, repoDir: str
     fail(file, `cannot be read as YAML: ${(error as Error).message}`);
   }
   const root = (document ?? {}) as { base?: unknown; fleet?: { robots?: unknown; recordings?: unknown; campaign?: unknown } };
+  checkKeys(file, root, '', ['base', 'fleet']);
+  checkKeys(file, root.fleet, 'fleet.', ['robots', 'recordings', 'campaign']);
   const robots = root.fleet?.robots ?? 2;
   if (typeof robots !== 'number' || !Number.isInteger(robots) || robots < 1 || robots > 64) {
     fail(file, `fleet.robots must be an integer from 1 to 64, got ${JSON.stringify(robots)}`);
