@@ -76,6 +76,12 @@ describe('project-mode rounds, stage by stage', () => {
     const scored = await evaluateCommand.run([], { model: paths.dir, store: paths.store, snapshot: 'latest' }, cli(log));
     expect(scored.exitCode).toBe(0);
     expect((scored.summary as { bundle: string }).bundle).toBe(releases[0]?.bundleDir);
+    // Data whose labels are none of the model's classes is an error, not an empty score.
+    const wrongMapping = join(dir, 'wrong-signs.yaml');
+    await writeFile(wrongMapping, (await readFile(join(REPO, 'configs', 'mappings', 'sim-signs.yaml'), 'utf8')).replace('column: sign', 'column: path'));
+    await expect(evaluateCommand.run([], { model: paths.dir, data: join(data, 'signs'), mapping: wrongMapping }, cli(log))).rejects.toThrow(
+      /has a label that fieldloop-student v1 can score: its heads are steering; sign \(classes /,
+    );
 
     // Nothing new: the ingest record, which the next stages' cache keys hash, is byte for byte the same.
     const recordFile = join(paths.stage('ingest'), STAGE_RECORD_FILE);

@@ -91,6 +91,13 @@ export const evaluateCommand: CliCommand = {
         split: split as 'train' | 'val' | 'test' | 'all',
       });
       const evaluation = scores.evaluation;
+      if (Object.keys(evaluation.heads).length === 0) {
+        const heads = manifest.heads.map((head) => (head.classes === undefined ? head.name : `${head.name} (classes ${head.classes.join(', ')})`)).join('; ');
+        throw new Error(
+          `no sample of snapshot v${source.snapshot} (${split}) has a label that ${manifest.name} v${manifest.version} can score: its heads are ${heads}. ` +
+            'Score it on data whose mapping labels these heads with these class names.',
+        );
+      }
       const lines = [`${evaluation.label} on snapshot v${source.snapshot} (${split}): p50 ${evaluation.latencyMs.p50.toFixed(2)} ms, p99 ${evaluation.latencyMs.p99.toFixed(2)} ms, ${evaluation.sizeBytes} bytes`];
       for (const head of Object.values(evaluation.heads)) {
         lines.push(`  ${head.head} ${head.metric.name} ${head.metric.value.toFixed(4)} on ${head.support} samples`);
