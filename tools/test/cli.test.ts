@@ -70,6 +70,19 @@ describe('fieldloop tool', () => {
     expect(JSON.parse(result.stdout)).toEqual({ error: expect.stringMatching(/--model \/nonexistent\/bundle not found; pass a bundle directory/) });
   });
 
+  it('rejects a file as the loop project directory', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fieldloop-cli-out-'));
+    try {
+      const file = join(dir, 'not-a-directory');
+      await writeFile(file, 'kept');
+      const result = fieldloop('--json', 'loop', '--out', file);
+      expect(result.status).toBe(1);
+      expect(JSON.parse(result.stdout)).toMatchObject({ error: `--out ${file} is a file, or lies below one, so it cannot be the project directory; choose another path` });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects an unknown option', () => {
     const result = fieldloop('ingest', '--frobnicate');
     expect(result.status).not.toBe(0);

@@ -141,7 +141,19 @@ export class DatasetStore {
           'directory. Drop blobStore to write packs, or drop packBlobs to write through the given blob store.',
       );
     }
-    if (!readOnly) mkdirSync(storeDir, { recursive: true });
+    if (!readOnly) {
+      try {
+        mkdirSync(storeDir, { recursive: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' && (error as NodeJS.ErrnoException).code !== 'ENOTDIR') throw error;
+        throw new DatasetStoreError(
+          'not-a-store',
+          storeDir,
+          `Cannot open store ${storeDir}: it, or a folder above it, is a file and not a directory. Choose another store path.`,
+          { cause: error },
+        );
+      }
+    }
 
     const lock = readOnly ? null : StoreLock.acquire(join(storeDir, STORE_FILES.lock), storeDir);
     let index: StoreIndex | null = null;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { SnapshotStats } from '@fieldloop/contracts';
@@ -93,6 +93,14 @@ describe('DatasetStore.open', () => {
     expect(error.code).toBe('not-a-store');
     expect(error.message).toContain('notes.txt');
     expect(existsSync(join(storeDir, 'lock'))).toBe(false);
+  });
+
+  it('rejects a path that is a file', async () => {
+    writeFileSync(storeDir, 'a file, not a store');
+    const error = await errorOf(openStore());
+    expect(error.code).toBe('not-a-store');
+    expect(error.message).toMatch(/is a file and not a directory\. Choose another store path/);
+    expect(readFileSync(storeDir, 'utf8')).toBe('a file, not a store');
   });
 
   it('rejects an index of another application', async () => {

@@ -52,7 +52,11 @@ export interface LoopResult {
 export async function runLoop(options: RunLoopOptions, cli: CliContext): Promise<LoopResult> {
   const { out } = options;
   const { log } = cli;
-  await mkdir(out, { recursive: true });
+  await mkdir(out, { recursive: true }).catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST' && code !== 'ENOTDIR') throw error;
+    throw new Error(`--out ${out} is a file, or lies below one, so it cannot be the project directory; choose another path`, { cause: error });
+  });
   const configFile = join(out, 'project.yaml');
   const config = {
     data: options.dataDir,
