@@ -124,10 +124,17 @@ export class SimulatedRobot {
     const uplink = this.uplink;
     const sink: SampleSink = {
       async add(record: SampleRecord, blobs: SampleBlobs): Promise<void> {
-        const model = runtime.activeModel;
-        if (!model) throw new Error(`robot ${robot} has no model to run`);
+        if (!runtime.activeModel) throw new Error(`robot ${robot} has no model to run`);
         stats.frames += 1;
-        const prediction = await model.predictImage({ kind: 'encoded', bytes: blobs.image }, `${record.source.topic}@${record.source.logTimeNs}`);
+        // Through the runtime, as on a robot, so the update agent's probation sees every frame.
+        const prediction = await runtime.handleFrame({
+          id: `${record.source.topic}@${record.source.logTimeNs}`,
+          source: record.source.topic,
+          stamp: record.source.logTimeNs === null ? Date.now() : Number(BigInt(record.source.logTimeNs) / 1_000_000n),
+          image: { kind: 'encoded', bytes: blobs.image },
+          bytes: blobs.image,
+        });
+        if (prediction === null) return;
         const decision = triggers.evaluate(prediction, null, stats.frames * 100, record.labels);
         if (decision.capped) stats.capped += 1;
         if (!decision.capture) return;
