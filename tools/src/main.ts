@@ -31,6 +31,18 @@ function addCommand(program: Command, spec: CliCommand, exit: { code: number }):
     const log = createLogger(globals.json && globals.logLevel === 'info' ? 'warn' : globals.logLevel);
     const context: CliContext = { log, progress: (label, unit, total) => startProgress(label, unit, total) };
     const args = commandObject.args.flatMap((arg) => [arg]);
+    // Commands that handle SIGINT or SIGTERM themselves (edge run, bridge, collect) add their own
+    // listener, and this one then leaves the signal to them.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (process.listenerCount(signal) > 1) return;
+      log.warn(
+        { command: spec.name, signal },
+        `interrupted by ${signal}; what was committed before is kept, and fieldloop loop and the project stages continue where they stopped when run again`,
+      );
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     try {
       const result = await spec.run(args, options, context);
       process.stdout.write(`${globals.json ? toJson(result.summary) : result.text}\n`);
@@ -41,6 +53,9 @@ function addCommand(program: Command, spec: CliCommand, exit: { code: number }):
       log.error({ command: spec.name, ...fields }, message);
       if (globals.json) process.stdout.write(`${toJson({ error: message, ...fields })}\n`);
       exit.code = 1;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
   });
 }

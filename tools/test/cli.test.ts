@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -78,6 +78,27 @@ describe('fieldloop tool', () => {
       const result = fieldloop('--json', 'loop', '--out', file);
       expect(result.status).toBe(1);
       expect(JSON.parse(result.stdout)).toMatchObject({ error: `--out ${file} is a file, or lies below one, so it cannot be the project directory; choose another path` });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says how to continue after SIGINT', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fieldloop-cli-sigint-'));
+    try {
+      const child = spawn(process.execPath, [BIN, 'loop', '--out', join(dir, 'project')], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      // The first log line means the loop is running, past the command-line parsing.
+      await new Promise<void>((resolve) => {
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          resolve();
+        });
+      });
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(stderr).toContain('interrupted by SIGINT; what was committed before is kept');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
