@@ -11,7 +11,8 @@ import type { SampleBlobs } from './sample-validation.ts';
 import { isSha256Hex } from './is-sha256-hex.ts';
 import { SnapshotBuilder, snapshotRowToManifest } from './snapshot-builder.ts';
 import { DEFAULT_SPLIT_RATIOS, validateSplitRatios, type SplitRatios } from './split-assigner.ts';
-import { StoreLock } from './store-lock.ts';
+import type { FileLock } from './file-lock.ts';
+import { acquireStoreLock } from './store-lock.ts';
 import { sampleRowToRecord, StoreIndex, type SnapshotRow } from './store-index.ts';
 
 /** File names inside a store directory. */
@@ -105,7 +106,7 @@ export class DatasetStore {
   readonly readOnly: boolean;
   readonly blobs: BlobStore;
   private readonly index: StoreIndex;
-  private readonly lock: StoreLock | null;
+  private readonly lock: FileLock | null;
   private readonly afterBlobsPublished: (() => void) | undefined;
   private builder: SnapshotBuilder | null = null;
   private closed = false;
@@ -114,7 +115,7 @@ export class DatasetStore {
     dir: string,
     index: StoreIndex,
     blobs: BlobStore,
-    lock: StoreLock | null,
+    lock: FileLock | null,
     options: DatasetStoreOptions,
   ) {
     this.dir = dir;
@@ -155,7 +156,7 @@ export class DatasetStore {
       }
     }
 
-    const lock = readOnly ? null : StoreLock.acquire(join(storeDir, STORE_FILES.lock), storeDir);
+    const lock = readOnly ? null : acquireStoreLock(join(storeDir, STORE_FILES.lock), storeDir);
     let index: StoreIndex | null = null;
     try {
       if (!readOnly) checkCreatable(storeDir);

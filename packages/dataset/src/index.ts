@@ -12,6 +12,7 @@ export {
   type SnapshotSample,
 } from './dataset-store.ts';
 export { DatasetStoreError, type DatasetStoreErrorCode } from './dataset-store-error.ts';
+export { FileLock, type FileLockErrors, type LockOwner } from './file-lock.ts';
 export { APPLICATION_ID, SCHEMA_VERSION } from './index-schema.ts';
 export { LocalBlobStore, type LocalBlobStoreOptions } from './local-blob-store.ts';
 export { computeManifestHash, type ManifestMember } from './manifest-hash.ts';

@@ -2,7 +2,8 @@ import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, openSync, readdirSy
 import { join } from 'node:path';
 import type { Logger } from '@fieldloop/contracts';
 import { decodeAcks, encodeAcks, type AckKind } from './queue-ack-file.ts';
-import { QueueLock } from './queue-lock.ts';
+import type { FileLock } from '@fieldloop/dataset';
+import { acquireQueueLock } from './queue-lock.ts';
 import { encodeRecordHeader, type DecodedRecord } from './queue-record.ts';
 import { ACK_SUFFIX, LOCK_FILE, SEGMENT_SUFFIX, readOptional, readState, segmentName, syncDirectory, writeState } from './queue-files.ts';
 import { scanSegment, type SegmentScan } from './queue-segment-scan.ts';
@@ -122,7 +123,7 @@ export class OutboundQueue {
   private readonly cacheLimit: number;
   private readonly synchronous: QueueSynchronous;
   private readonly log: Logger;
-  private readonly lock: QueueLock;
+  private readonly lock: FileLock;
   private readonly segments: Segment[] = [];
   /** Entries in id order; those before `head` are all removed. */
   private order: Entry[] = [];
@@ -138,7 +139,7 @@ export class OutboundQueue {
   private dropped = 0;
   private opened = true;
 
-  private constructor(dir: string, options: OutboundQueueOptions, lock: QueueLock) {
+  private constructor(dir: string, options: OutboundQueueOptions, lock: FileLock) {
     this.dir = dir;
     this.lock = lock;
     this.maxItems = options.maxItems ?? 100_000;
@@ -165,7 +166,7 @@ export class OutboundQueue {
         cause: error,
       });
     }
-    const lock = QueueLock.acquire(join(options.path, LOCK_FILE), options.path);
+    const lock = acquireQueueLock(join(options.path, LOCK_FILE), options.path);
     const queue = new OutboundQueue(options.path, options, lock);
     try {
       queue.load();

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync, appendFileSync, renameSync, statSync, truncateSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -270,6 +270,21 @@ describe('OutboundQueue recovery', () => {
     expect(() => OutboundQueue.open({ path })).toThrow(/is locked by process/);
     queue.close();
     OutboundQueue.open({ path }).close();
+  });
+
+  it('takes over the lock of a process that ended', () => {
+    OutboundQueue.open({ path }).close();
+    // Linux gives out pids below 2^22, so this one names no running process.
+    writeFileSync(join(path, 'lock'), `${JSON.stringify({ pid: 2 ** 22 + 1, hostname: hostname(), acquiredAt: '' })}\n`);
+    const queue = OutboundQueue.open({ path });
+    expect(JSON.parse(readFileSync(join(path, 'lock'), 'utf8')).pid).toBe(process.pid);
+    queue.close();
+  });
+
+  it('names an invalid lock file', () => {
+    OutboundQueue.open({ path }).close();
+    writeFileSync(join(path, 'lock'), 'garbage');
+    expect(() => OutboundQueue.open({ path })).toThrow(/invalid lock file .*lock of outbound queue .*: expected JSON with pid and hostname, found "garbage"\. Delete it if no process uses the queue/);
   });
 
   it('SIGKILL loses no returned group', async () => {
