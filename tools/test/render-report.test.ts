@@ -86,6 +86,12 @@ describe('renderReport', () => {
     expect(html).not.toMatch(/(src|href)="https?:/);
   });
 
+  it('gives the test samples of each round under the round-over-round ticks', () => {
+    const html = renderReport(sampleReport());
+    expect(html).toContain('Each round is scored on the test split of its own snapshot');
+    expect(html).toMatch(/font-size="9">1 \(n=\d+\)<\/text>/);
+  });
+
   it.skipIf(!CHROMIUM)('draws every chart in headless Chromium without console errors (needs Debian chromium)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fieldloop-report-'));
     const file = join(dir, 'report.html');

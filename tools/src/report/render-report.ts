@@ -73,22 +73,29 @@ function roundSection(round: RoundRecord): string {
 /**
  * Builds one round-over-round chart per head: the candidate's, deployed model's and teacher's
  * metric. A round without the head leaves a gap, so every point stays above its round's tick.
+ * Each tick gives the number of test samples behind that round's points, because every round
+ * is scored on the test split of its own snapshot.
  */
 function metricsOverRounds(report: LoopReport): string {
-  const charts = new Map<string, { candidate: number[]; deployed: number[]; teacher: number[] }>();
+  const charts = new Map<string, { series: { candidate: number[]; deployed: number[]; teacher: number[] }; ticks: string[] }>();
   const rounds = report.rounds.map((round) => String(round.round));
   report.rounds.forEach((round, index) => {
     for (const [head, evaluation] of Object.entries(round.candidate.heads)) {
       const key = `${head} ${evaluation.metric.name}${evaluation.metric.higherIsBetter ? ' (higher is better)' : ' (lower is better)'}`;
       const gap = () => new Array<number>(rounds.length).fill(Number.NaN);
-      const series = charts.get(key) ?? { candidate: gap(), deployed: gap(), teacher: gap() };
-      series.candidate[index] = evaluation.metric.value;
-      series.deployed[index] = round.deployed?.heads[head]?.metric.value ?? Number.NaN;
-      series.teacher[index] = round.teacher?.heads[head]?.metric.value ?? Number.NaN;
-      charts.set(key, series);
+      const chart = charts.get(key) ?? { series: { candidate: gap(), deployed: gap(), teacher: gap() }, ticks: [...rounds] };
+      chart.series.candidate[index] = evaluation.metric.value;
+      chart.series.deployed[index] = round.deployed?.heads[head]?.metric.value ?? Number.NaN;
+      chart.series.teacher[index] = round.teacher?.heads[head]?.metric.value ?? Number.NaN;
+      chart.ticks[index] = `${round.round} (n=${evaluation.support})`;
+      charts.set(key, chart);
     }
   });
-  return [...charts.entries()].map(([key, series]) => lineChart(`${key}, round over round`, series, 'round', rounds)).join('\n');
+  if (charts.size === 0) return '';
+  const caption =
+    '<p>Each round is scored on the test split of its own snapshot, of n samples, so points of different rounds ' +
+    'compare only roughly. The gate compares the candidate and the deployed model on the same split.</p>';
+  return [caption, ...[...charts.entries()].map(([key, chart]) => lineChart(`${key}, round over round`, chart.series, 'round (test samples)', chart.ticks))].join('\n');
 }
 
 /**

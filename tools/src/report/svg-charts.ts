@@ -84,8 +84,10 @@ export function lineChart(name: string, series: Record<string, readonly number[]
     return `<path d="${line}" fill="none" stroke="${color}" stroke-width="1.8"/>${dots}`;
   });
   const tickY = HEIGHT - MARGIN.bottom + 12;
+  // The last tick ends at its point, so a long label stays inside the chart.
+  const anchor = (i: number) => (longest > 1 && i === longest - 1 ? 'end' : 'middle');
   const ticks = tickIndexes(longest)
-    .map((i) => `<text x="${x(i).toFixed(1)}" y="${tickY}" text-anchor="middle" font-size="9">${escapeHtml(xTicks?.[i] ?? String(i + 1))}</text>`)
+    .map((i) => `<text x="${x(i).toFixed(1)}" y="${tickY}" text-anchor="${anchor(i)}" font-size="9">${escapeHtml(xTicks?.[i] ?? String(i + 1))}</text>`)
     .join('');
   return `<figure>${frame(name, marks, paths.join('') + ticks, low, high, xLabel)}<figcaption>${escapeHtml(name)} ${legend(names)}</figcaption></figure>`;
 }
