@@ -126,7 +126,7 @@ export class SimulatedRobot {
       async add(record: SampleRecord, blobs: SampleBlobs): Promise<void> {
         if (!runtime.activeModel) throw new Error(`robot ${robot} has no model to run`);
         stats.frames += 1;
-        // Through the runtime, as on a robot, so the update agent's probation sees every frame.
+        // Through the runtime, as on a robot, so the update agent's probation counts every frame.
         const prediction = await runtime.handleFrame({
           id: `${record.source.topic}@${record.source.logTimeNs}`,
           source: record.source.topic,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from '@fieldloop/contracts';
 import { decodeAcks, encodeAcks, type AckKind } from './queue-ack-file.ts';
 import type { FileLock } from '@fieldloop/dataset';
+import { PayloadCache } from './payload-cache.ts';
 import { acquireQueueLock } from './queue-lock.ts';
 import { encodeRecordHeader, type DecodedRecord } from './queue-record.ts';
 import { ACK_SUFFIX, LOCK_FILE, SEGMENT_SUFFIX, readOptional, readState, segmentName, syncDirectory, writeState } from './queue-files.ts';
@@ -120,7 +121,6 @@ export class OutboundQueue {
   private readonly maxItems: number;
   private readonly maxBytes: number;
   private readonly segmentBytes: number;
-  private readonly cacheLimit: number;
   private readonly synchronous: QueueSynchronous;
   private readonly log: Logger;
   private readonly lock: FileLock;
@@ -129,8 +129,7 @@ export class OutboundQueue {
   private order: Entry[] = [];
   private head = 0;
   private readonly liveEntries = new Map<number, Entry>();
-  private readonly cache = new Map<number, Buffer>();
-  private cachedBytes = 0;
+  private readonly cache: PayloadCache;
   private items = 0;
   private bytes = 0;
   private nextId = 1;
@@ -145,7 +144,7 @@ export class OutboundQueue {
     this.maxItems = options.maxItems ?? 100_000;
     this.maxBytes = options.maxBytes ?? 1024 ** 3;
     this.segmentBytes = options.segmentBytes ?? 16 * 1024 ** 2;
-    this.cacheLimit = options.cacheBytes ?? 64 * 1024 ** 2;
+    this.cache = new PayloadCache(options.cacheBytes ?? 64 * 1024 ** 2);
     this.synchronous = options.synchronous ?? 'full';
     this.log = options.log ?? silentLogger;
   }
@@ -218,7 +217,7 @@ export class OutboundQueue {
     const { pieces, added, nextId } = this.encodeBatch(groups, segment);
     const synced = this.appendToSegment(segment, pieces, deferSync);
     this.nextId = nextId;
-    for (const group of added) group.entries.forEach((entry, index) => this.addToCache(entry.id, group.payloads[index] as Buffer));
+    for (const group of added) group.entries.forEach((entry, index) => this.cache.set(entry.id, group.payloads[index] as Buffer));
 
     const drops: Entry[] = [];
     for (const group of added) {
@@ -501,11 +500,7 @@ export class OutboundQueue {
     entry.segment.live -= 1;
     this.items -= 1;
     this.bytes -= entry.length;
-    const cached = this.cache.get(entry.id);
-    if (cached !== undefined) {
-      this.cache.delete(entry.id);
-      this.cachedBytes -= cached.length;
-    }
+    this.cache.delete(entry.id);
     while (this.head < this.order.length && !(this.order[this.head] as Entry).live) this.head += 1;
     if (this.head > 4096 && this.head * 2 > this.order.length) {
       this.order = this.order.slice(this.head);
@@ -552,17 +547,6 @@ export class OutboundQueue {
     unlinkIfPresent(segment.logPath);
     unlinkIfPresent(segment.ackPath);
     this.segments.splice(this.segments.indexOf(segment), 1);
-  }
-
-  private addToCache(id: number, payload: Buffer): void {
-    if (payload.length > this.cacheLimit) return;
-    this.cache.set(id, payload);
-    this.cachedBytes += payload.length;
-    for (const [oldId, oldPayload] of this.cache) {
-      if (this.cachedBytes <= this.cacheLimit) break;
-      this.cache.delete(oldId);
-      this.cachedBytes -= oldPayload.length;
-    }
   }
 
   private readPayload(entry: Entry): Buffer {

@@ -1,7 +1,8 @@
 /**
- * Payloads of pending collector rows, by row id, up to a byte bound; the oldest go first. Rows
- * added inside a state transaction are staged and become visible only when it commits, so a
- * rolled-back row never leaves a payload behind.
+ * Payloads by numeric id, up to a byte bound, with the oldest dropped first. The collector state
+ * stages the payloads of the rows a transaction inserts, so they become visible only when it
+ * commits and a rolled-back row never leaves a payload behind. The robot's outbound queue puts
+ * its appended payloads in at once.
  */
 export class PayloadCache {
   private readonly maxBytes: number;
@@ -14,23 +15,27 @@ export class PayloadCache {
     this.maxBytes = maxBytes;
   }
 
+  /** Keeps a payload at once, dropping the oldest ones past the bound. A payload larger than the bound is not kept. */
+  set(id: number, payload: Buffer): void {
+    if (payload.length > this.maxBytes) return;
+    this.entries.set(id, payload);
+    this.bytes += payload.length;
+    for (const [oldId, oldPayload] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(oldId);
+      this.bytes -= oldPayload.length;
+    }
+  }
+
   /** Stages the payload of a row that the running transaction inserted. */
-  stage(rowId: number, payload: Buffer): void {
-    if (payload.length <= this.maxBytes) this.staged.push([rowId, payload]);
+  stage(id: number, payload: Buffer): void {
+    this.staged.push([id, payload]);
   }
 
   /** Keeps the staged payloads, dropping the oldest ones past the bound. */
   commitStaged(): void {
-    for (const [rowId, payload] of this.staged) {
-      this.entries.set(rowId, payload);
-      this.bytes += payload.length;
-    }
+    for (const [id, payload] of this.staged) this.set(id, payload);
     this.staged = [];
-    for (const [rowId, payload] of this.entries) {
-      if (this.bytes <= this.maxBytes) break;
-      this.entries.delete(rowId);
-      this.bytes -= payload.length;
-    }
   }
 
   /** Forgets the staged payloads of a transaction that rolled back. */
@@ -38,14 +43,14 @@ export class PayloadCache {
     this.staged = [];
   }
 
-  get(rowId: number): Buffer | undefined {
-    return this.entries.get(rowId);
+  get(id: number): Buffer | undefined {
+    return this.entries.get(id);
   }
 
-  delete(rowId: number): void {
-    const payload = this.entries.get(rowId);
+  delete(id: number): void {
+    const payload = this.entries.get(id);
     if (payload === undefined) return;
-    this.entries.delete(rowId);
+    this.entries.delete(id);
     this.bytes -= payload.length;
   }
 

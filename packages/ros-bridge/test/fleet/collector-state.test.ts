@@ -222,7 +222,7 @@ describe('CollectorState', () => {
           }),
         ).toThrow('rolled back');
         expect(state.pending(10)).toEqual([]);
-        // The same row id again holds other bytes, which must not come from an earlier transaction.
+        // The same row id now has other bytes, which must not come from the rolled-back transaction.
         state.receiveSample('r', 'b', 0, 'id-0', Buffer.alloc(100, 8));
         expect(state.pending(10).map((row) => row.payload[0])).toEqual([8]);
         state.close();
