@@ -1,6 +1,7 @@
-import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { writeAllAt } from './write-all-at.ts';
 
 /** Location of one payload in the journal, and its CRC-32, as the collector state stores them. */
 export interface JournalRecordRef {
@@ -99,13 +100,8 @@ export class IntakeJournal {
     this.buffered = [];
     this.bufferedBytes = 0;
     try {
-      // One gathering write puts headers and payloads in place without copying them into one buffer first.
-      const done = writevSync(this.fd, buffers, this.written);
-      if (done < total) {
-        const rest = Buffer.concat(buffers, total).subarray(done);
-        let more = 0;
-        while (more < rest.length) more += writeSync(this.fd, rest, more, rest.length - more, this.written + done + more);
-      }
+      // Gathering writes put headers and payloads in place without copying them into one buffer first.
+      writeAllAt(this.fd, buffers, this.written);
     } catch (error) {
       ftruncateSync(this.fd, this.written);
       this.writeFailure = new Error(`writing ${total} bytes to the intake journal ${this.path(this.segment)} failed: ${(error as Error).message}`, {

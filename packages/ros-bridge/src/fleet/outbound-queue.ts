@@ -1,10 +1,11 @@
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, openSync, readdirSync, readSync, unlinkSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@fieldloop/contracts';
 import { decodeAcks, encodeAcks, type AckKind } from './queue-ack-file.ts';
 import type { FileLock } from '@fieldloop/dataset';
 import { PayloadCache } from './payload-cache.ts';
 import { acquireQueueLock } from './queue-lock.ts';
+import { writeAllAt } from './write-all-at.ts';
 import { encodeRecordHeader, type DecodedRecord } from './queue-record.ts';
 import { ACK_SUFFIX, LOCK_FILE, SEGMENT_SUFFIX, readOptional, readState, segmentName, syncDirectory, writeState } from './queue-files.ts';
 import { scanSegment, type SegmentScan } from './queue-segment-scan.ts';
@@ -614,23 +615,4 @@ function completeGroupTest(records: readonly DecodedRecord[]): (record: DecodedR
     indexes.set(record.group, seen);
   }
   return (record) => indexes.get(record.group)?.size === record.count;
-}
-
-/** Buffers that one writev call takes at most; Linux limits a call to 1024 (IOV_MAX). */
-const MAX_PIECES_PER_WRITE = 1024;
-
-/** Writes `pieces` one after another from `position`, resuming after short writes; returns the bytes written. */
-function writeAllAt(fd: number, pieces: readonly Buffer[], position: number): number {
-  let written = 0;
-  for (let start = 0; start < pieces.length; start += MAX_PIECES_PER_WRITE) {
-    const chunk = pieces.slice(start, start + MAX_PIECES_PER_WRITE);
-    const chunkBytes = chunk.reduce((sum, piece) => sum + piece.length, 0);
-    let done = writevSync(fd, chunk, position + written);
-    if (done < chunkBytes) {
-      const rest = Buffer.concat(chunk).subarray(done);
-      while (done < chunkBytes) done += writeSync(fd, rest, done - (chunkBytes - rest.length), chunkBytes - done, position + written + done);
-    }
-    written += chunkBytes;
-  }
-  return written;
 }
