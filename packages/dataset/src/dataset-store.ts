@@ -306,7 +306,7 @@ export class DatasetStore {
   /** Tells whether the store has a sample with this id, in any snapshot. */
   hasSample(sampleId: string): boolean {
     this.checkOpen();
-    return this.index.sample(sampleId) !== undefined;
+    return this.index.hasSample(sampleId);
   }
 
   /**

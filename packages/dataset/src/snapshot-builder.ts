@@ -12,7 +12,7 @@ import { computeManifestHash, mergeMembersById, type ManifestMember } from './ma
 import { canonicalLabelsJson, findSampleRecordProblems, type SampleBlobs } from './sample-validation.ts';
 import { addToSnapshotStats, emptySnapshotStats, sortSnapshotStats } from './snapshot-stats.ts';
 import { assignSplit, type SplitRatios } from './split-assigner.ts';
-import { sampleRowToRecord, type Sighting, type SnapshotRow, type SnapshotWrite, type StoreIndex } from './store-index.ts';
+import { sampleRowToRecord, type SampleRow, type Sighting, type SnapshotRow, type SnapshotWrite, type StoreIndex } from './store-index.ts';
 
 /** Store state and callbacks that a snapshot builder uses. */
 export interface SnapshotBuilderContext {
@@ -35,6 +35,8 @@ export interface SnapshotBuilderContext {
 interface PendingSample {
   record: SampleRecord;
   labelsJson: string;
+  /** The index row of the sample when the store had it before this snapshot. */
+  stored: SampleRow | undefined;
   sightings: Map<string, Sighting>;
 }
 
@@ -93,7 +95,7 @@ export class SnapshotBuilder {
     this.checkOpen('add a sample to');
     this.validate(record, blobs, options.verifiedSha256);
     const labelsJson = canonicalLabelsJson(record.labels);
-    this.checkConsistent(record, labelsJson);
+    const stored = this.checkConsistent(record, labelsJson);
 
     this.writesInFlight += 1;
     try {
@@ -117,7 +119,7 @@ export class SnapshotBuilder {
 
     let entry = this.pending.get(record.id);
     if (entry === undefined) {
-      entry = { record, labelsJson, sightings: new Map() };
+      entry = { record, labelsJson, stored, sightings: new Map() };
       this.pending.set(record.id, entry);
     }
     const { source } = record;
@@ -224,12 +226,16 @@ export class SnapshotBuilder {
     }
   }
 
-  /** Checks that an id already added here or stored earlier has the same content. */
-  private checkConsistent(record: SampleRecord, labelsJson: string): void {
+  /**
+   * Checks that an id already added here or stored earlier has the same content, and returns the
+   * stored row. The index cannot change while this builder is open, because the store holds its
+   * lock and has one builder at a time, so the row stays valid until commit.
+   */
+  private checkConsistent(record: SampleRecord, labelsJson: string): SampleRow | undefined {
     const earlier = this.pending.get(record.id);
-    const stored = this.context.index.sample(record.id);
+    const stored = earlier === undefined ? this.context.index.sample(record.id) : earlier.stored;
     const known = earlier?.record ?? (stored === undefined ? undefined : sampleRowToRecord(stored));
-    if (known === undefined) return;
+    if (known === undefined) return stored;
     const knownLabels = earlier?.labelsJson ?? canonicalLabelsJson(known.labels);
     const differences: string[] = [];
     if (known.inputSha256 !== record.inputSha256) {
@@ -242,7 +248,7 @@ export class SnapshotBuilder {
     if (JSON.stringify(known.tags) !== JSON.stringify(record.tags)) {
       differences.push(`tags ${JSON.stringify(known.tags)} vs ${JSON.stringify(record.tags)}`);
     }
-    if (differences.length === 0) return;
+    if (differences.length === 0) return stored;
     throw new DatasetStoreError(
       'sample-conflict',
       this.context.storeDir,
@@ -260,9 +266,15 @@ export class SnapshotBuilder {
     const ratios = this.context.splitRatios();
 
     const newSplitKeys = new Map<string, Split>();
+    const storedSplitKeys = new Map<string, Split>();
     const splitOfKey = (key: string): Split => {
-      const known = newSplitKeys.get(key) ?? index.splitOfKey(key);
+      let known = newSplitKeys.get(key) ?? storedSplitKeys.get(key);
       if (known !== undefined) return known;
+      known = index.splitOfKey(key);
+      if (known !== undefined) {
+        storedSplitKeys.set(key, known);
+        return known;
+      }
       const split = assignSplit(key, ratios);
       newSplitKeys.set(key, split);
       return split;
@@ -278,9 +290,10 @@ export class SnapshotBuilder {
         splitOfKey(sighting.splitKey);
         sightings.push(sighting);
       }
-      const stored = index.sample(id);
+      const { stored } = entry;
       if (stored === undefined) samples.push(entry.record);
-      if (parentVersion !== null && index.member(parentVersion, id) !== undefined) continue;
+      // Only a stored sample can be a member of the parent.
+      if (stored !== undefined && parentVersion !== null && index.member(parentVersion, id) !== undefined) continue;
 
       // A sample keeps the split of the key it was first stored with, in every snapshot.
       const split = splitOfKey(stored?.split_key ?? entry.record.splitKey);

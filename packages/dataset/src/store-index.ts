@@ -118,6 +118,11 @@ export class StoreIndex {
     return this.prepare<[string], SampleRow>('SELECT * FROM samples WHERE id = ?').get(id);
   }
 
+  /** Tells whether the `samples` table has the id, without reading the row. */
+  hasSample(id: string): boolean {
+    return this.prepare<[string], number>('SELECT 1 FROM samples WHERE id = ?').pluck().get(id) !== undefined;
+  }
+
   splitOfKey(key: string): Split | undefined {
     return this.prepare<[string], Split>('SELECT split FROM split_keys WHERE key = ?').pluck().get(key);
   }

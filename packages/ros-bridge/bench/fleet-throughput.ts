@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { DatasetStore } from '@fieldloop/dataset';
 import mqtt from 'mqtt';
 import { FleetCollector } from '../src/fleet/collector.ts';
@@ -91,6 +91,9 @@ interface FleetResult {
   committedMs: number;
   /** CPU time of this process, all threads, from the start of the run to the last commit. */
   cpuMs: number;
+  /** Event-loop delay of this process's main thread during the run: how long messages and PUBACKs waited behind other work. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
 async function fleetRun(url: string, version: 4 | 5, dir: string): Promise<FleetResult> {
@@ -109,12 +112,15 @@ async function fleetRun(url: string, version: 4 | 5, dir: string): Promise<Fleet
   const robot = await startSender({ kind: 'robot', url, protocolVersion: version, samples: count, seed, dir, synchronous, maxInFlight });
   const start = performance.now();
   const cpuAtStart = process.cpuUsage();
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   const sent = robot.go();
   while (collector.stats().accepted < count) await new Promise((resolve) => setTimeout(resolve, 1));
   const acknowledged = performance.now();
   await collector.close();
   const committed = performance.now();
   const cpu = process.cpuUsage(cpuAtStart);
+  loopDelay.disable();
   const robotDone = await sent;
   await robot.stop();
   return {
@@ -124,6 +130,8 @@ async function fleetRun(url: string, version: 4 | 5, dir: string): Promise<Fleet
     acknowledgedMs: acknowledged - start,
     committedMs: committed - start,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    loopDelayMaxMs: loopDelay.max / 1e6,
   };
 }
 
@@ -189,7 +197,8 @@ for (const entry of brokers) {
     console.log(
       `  fleet run phases: robot queue empty after ${fleet.robotDoneMs.toFixed(0)} ms, last PUBACK of the collector after ` +
         `${fleet.acknowledgedMs.toFixed(0)} ms, last field batch committed after ${fleet.committedMs.toFixed(0)} ms; plain run ${((count / plain) * 1000).toFixed(0)} ms; ` +
-        `${inProcess ? 'bench process' : 'collector process'} CPU ${fleet.cpuMs.toFixed(0)} ms`,
+        `${inProcess ? 'bench process' : 'collector process'} CPU ${fleet.cpuMs.toFixed(0)} ms; ` +
+        `main-thread event-loop delay p99 ${fleet.loopDelayP99Ms.toFixed(1)} ms, max ${fleet.loopDelayMaxMs.toFixed(1)} ms`,
     );
   } finally {
     await broker.stop();
