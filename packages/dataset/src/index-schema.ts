@@ -5,14 +5,20 @@ import { DatasetStoreError } from './dataset-store-error.ts';
  * Schema version stored in the index's `user_version`. Raise it with every schema change.
  * Version 2 added the pack tables. A version 1 index is read and written as it is, and the first
  * snapshot whose blobs go to a pack adds the tables (`addPackTables`).
+ * Version 3 keeps in `snapshot_samples` only the members that each snapshot added, where versions 1
+ * and 2 copied every member of the parent into each new snapshot. Older indexes are read as they
+ * are, and the first snapshot commit converts them (`useDeltaMembership`).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Oldest schema version that this code opens. */
 const OLDEST_SCHEMA_VERSION = 1;
 
 /** Schema version that added the pack tables. */
 const PACK_SCHEMA_VERSION = 2;
+
+/** Schema version from which `snapshot_samples` holds only added members. */
+export const DELTA_MEMBERSHIP_SCHEMA_VERSION = 3;
 
 /** `application_id` of a fieldloop index: the ASCII bytes `fldp`. */
 export const APPLICATION_ID = 0x666c6470;
@@ -83,6 +89,15 @@ CREATE TABLE snapshot_samples (
   added_in INTEGER NOT NULL REFERENCES snapshots (version),
   PRIMARY KEY (version, sample_id)
 ) STRICT, WITHOUT ROWID;
+`;
+
+/**
+ * From schema version 3, a `snapshot_samples` row names a member that its snapshot added
+ * (`version` equals `added_in`), and a snapshot's members are the rows of its own version and of
+ * every ancestor. This index reads them in id order.
+ */
+const DELTA_MEMBERSHIP_SQL = `
+CREATE INDEX IF NOT EXISTS snapshot_samples_by_sample ON snapshot_samples (sample_id, version);
 `;
 
 /**
@@ -201,10 +216,25 @@ export function addPackTables(db: Database.Database): void {
   db.pragma(`user_version = ${PACK_SCHEMA_VERSION}`);
 }
 
+/**
+ * Converts a version 1 or 2 index to version 3: drops the member rows that each snapshot copied
+ * from its parent, adds the index by sample id, and adds the pack tables where they are missing.
+ * Does nothing to a version 3 index. Call it inside the transaction of a snapshot commit, so that
+ * an index changes layout only together with a commit that succeeds.
+ */
+export function useDeltaMembership(db: Database.Database): void {
+  if ((db.pragma('user_version', { simple: true }) as number) >= DELTA_MEMBERSHIP_SCHEMA_VERSION) return;
+  db.exec(PACK_SCHEMA_SQL);
+  db.exec('DELETE FROM snapshot_samples WHERE version != added_in');
+  db.exec(DELTA_MEMBERSHIP_SQL);
+  db.pragma(`user_version = ${DELTA_MEMBERSHIP_SCHEMA_VERSION}`);
+}
+
 function createSchema(db: Database.Database, initialMeta: Record<string, string>): void {
   db.transaction(() => {
     db.exec(SCHEMA_SQL);
     db.exec(PACK_SCHEMA_SQL);
+    db.exec(DELTA_MEMBERSHIP_SQL);
     const insertMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
     for (const [key, value] of Object.entries(initialMeta)) insertMeta.run(key, value);
     db.pragma(`application_id = ${APPLICATION_ID}`);

@@ -8,10 +8,13 @@ export interface ManifestMember {
 }
 
 /**
- * Computes a snapshot's manifest hash: the sha256 over one `<id>:<split>\n` line per member in
- * ascending id order, followed by `parent:<parent hash>\n`, with an empty parent hash for a
- * snapshot without parent. `members` must already be in ascending id order without repeats;
- * a member out of order raises a RangeError.
+ * Computes a snapshot's manifest hash: the sha256 over one `<id>:<split>\n` line per member that
+ * the snapshot added, in ascending id order, followed by `parent:<parent hash>\n`, with an empty
+ * parent hash for a snapshot without parent. The parent's hash covers the parent's members in the
+ * same way, so the hash identifies every member while a commit hashes only what it adds. Stores of
+ * index schema 1 and 2 hashed every member of a snapshot; their hashes stay as they were written.
+ * `members` must already be in ascending id order without repeats; a member out of order raises
+ * a RangeError.
  */
 export function computeManifestHash(members: Iterable<ManifestMember>, parentHash: string | null): string {
   const hash = createHash('sha256');
@@ -25,23 +28,4 @@ export function computeManifestHash(members: Iterable<ManifestMember>, parentHas
   }
   hash.update(`parent:${parentHash ?? ''}\n`);
   return hash.digest('hex');
-}
-
-/** Merges two member sequences that are each in ascending id order and share no id. */
-export function* mergeMembersById<T extends ManifestMember>(left: Iterable<T>, right: Iterable<T>): Generator<T> {
-  const leftIterator = left[Symbol.iterator]();
-  const rightIterator = right[Symbol.iterator]();
-  let a = leftIterator.next();
-  let b = rightIterator.next();
-  while (!a.done && !b.done) {
-    if (a.value.id <= b.value.id) {
-      yield a.value;
-      a = leftIterator.next();
-    } else {
-      yield b.value;
-      b = rightIterator.next();
-    }
-  }
-  for (; !a.done; a = leftIterator.next()) yield a.value;
-  for (; !b.done; b = rightIterator.next()) yield b.value;
 }

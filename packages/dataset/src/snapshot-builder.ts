@@ -8,7 +8,7 @@ import {
 } from '@fieldloop/contracts';
 import type { BlobStaging } from './blob-store.ts';
 import { DatasetStoreError } from './dataset-store-error.ts';
-import { computeManifestHash, mergeMembersById, type ManifestMember } from './manifest-hash.ts';
+import { computeManifestHash, type ManifestMember } from './manifest-hash.ts';
 import { canonicalLabelsJson, findSampleRecordProblems, type SampleBlobs } from './sample-validation.ts';
 import { addToSnapshotStats, emptySnapshotStats, sortSnapshotStats } from './snapshot-stats.ts';
 import { assignSplit, type SplitRatios } from './split-assigner.ts';
@@ -301,9 +301,9 @@ export class SnapshotBuilder {
       addToSnapshotStats(stats, stored === undefined ? entry.record : sampleRowToRecord(stored), split);
     }
 
-    const parentMembers = parentVersion === null ? [] : index.membersInIdOrder(parentVersion);
     const parentHash = parent?.manifest_hash ?? null;
-    const manifestHash = computeManifestHash(mergeMembersById<ManifestMember>(parentMembers, addedMembers), parentHash);
+    // `pending` was read in id order, so the added members are too.
+    const manifestHash = computeManifestHash(addedMembers, parentHash);
     const existing = index.snapshotByHash(manifestHash);
     if (existing !== undefined) {
       throw this.error(
@@ -323,7 +323,7 @@ export class SnapshotBuilder {
       stats: JSON.stringify(sortSnapshotStats(stats)),
     };
     const splitKeys = [...newSplitKeys].map(([key, split]) => ({ key, split }));
-    return { snapshot, parentVersion, splitKeys, samples, sightings, addedMembers };
+    return { snapshot, splitKeys, samples, sightings, addedMembers };
   }
 
   private checkOpen(operation: string): void {

@@ -1,6 +1,7 @@
 import type { LabelValue, SampleRecord, SampleSource, Split } from '@fieldloop/contracts';
 import type Database from 'better-sqlite3';
 import type { ManifestMember } from './manifest-hash.ts';
+import { DELTA_MEMBERSHIP_SCHEMA_VERSION, useDeltaMembership } from './index-schema.ts';
 import { canonicalLabelsJson } from './sample-validation.ts';
 
 /** A row of the `snapshots` table. */
@@ -60,13 +61,12 @@ export interface Sighting {
 /** Everything one snapshot commit writes. */
 export interface SnapshotWrite {
   snapshot: SnapshotRow;
-  parentVersion: number | null;
   /** Split keys seen for the first time. */
   splitKeys: Array<{ key: string; split: Split }>;
   /** Samples not yet in the `samples` table, with their first sighting as source. */
   samples: SampleRecord[];
   sightings: Sighting[];
-  /** Members that the parent does not have. */
+  /** Members that the parent does not have; the snapshot's other members are its parent's. */
   addedMembers: Array<ManifestMember & { addedIn: number }>;
 }
 
@@ -83,6 +83,8 @@ export class StoreIndex {
   readonly db: Database.Database;
   /** Statements by SQL text, prepared once, because preparing costs more than running most queries. */
   private readonly statements = new Map<string, Database.Statement>();
+  /** The ancestry that `ancestry` read last. */
+  private lastAncestry: { version: number; versions: number[]; set: Set<number> } | null = null;
 
   constructor(db: Database.Database) {
     this.db = db;
@@ -127,49 +129,93 @@ export class StoreIndex {
     return this.prepare<[string], Split>('SELECT split FROM split_keys WHERE key = ?').pluck().get(key);
   }
 
+  /** The member row of a sample in a snapshot, or undefined when the snapshot does not have it. */
   member(version: number, sampleId: string): { split: Split; added_in: number } | undefined {
-    return this.prepare<[number, string], { split: Split; added_in: number }>(
-      'SELECT split, added_in FROM snapshot_samples WHERE version = ? AND sample_id = ?',
-    ).get(version, sampleId);
-  }
-
-  /** Yields a snapshot's members in ascending id order, one page of rows per query. */
-  *membersInIdOrder(version: number): Generator<ManifestMember> {
-    const page = this.prepare<[number, string, number], { id: string; split: Split }>(
-      'SELECT sample_id AS id, split FROM snapshot_samples WHERE version = ? AND sample_id > ? ORDER BY sample_id LIMIT ?',
-    );
-    let after = '';
-    for (;;) {
-      const rows = page.all(version, after, PAGE_SIZE);
-      yield* rows;
-      const last = rows.at(-1);
-      if (last === undefined || rows.length < PAGE_SIZE) return;
-      after = last.id;
-    }
+    return this.db.transaction(() => {
+      if (!this.deltaMembership()) {
+        return this.prepare<[number, string], { split: Split; added_in: number }>(
+          'SELECT split, added_in FROM snapshot_samples WHERE version = ? AND sample_id = ?',
+        ).get(version, sampleId);
+      }
+      const ancestry = this.ancestrySet(version);
+      const rows = this.prepare<[string], { version: number; split: Split; added_in: number }>(
+        'SELECT version, split, added_in FROM snapshot_samples WHERE sample_id = ?',
+      ).all(sampleId);
+      const row = rows.find((candidate) => ancestry.has(candidate.version));
+      return row === undefined ? undefined : { split: row.split, added_in: row.added_in };
+    })();
   }
 
   /**
    * Yields a snapshot's members with their sample rows in ascending id order. Paging keeps the
-   * connection free between pages, so callers may run other queries while iterating.
+   * connection free between pages, so callers may run other queries while iterating. Each page
+   * reads the schema version in the same read transaction, because a writer in another process
+   * may convert an older index to delta membership between pages.
    */
   *memberSamples(version: number, filter: MemberFilter): Generator<MemberSampleRow> {
-    const conditions = ['m.version = @version', 'm.sample_id > @after'];
-    if (filter.split !== undefined) conditions.push('m.split = @split');
-    if (filter.addedIn !== undefined) conditions.push('m.added_in = @addedIn');
-    const page = this.prepare<Record<string, unknown>, MemberSampleRow>(
-      `SELECT s.*, m.split, m.added_in FROM snapshot_samples m JOIN samples s ON s.id = m.sample_id
-       WHERE ${conditions.join(' AND ')} ORDER BY m.sample_id LIMIT @limit`,
-    );
     const params: Record<string, unknown> = { version, after: '', limit: PAGE_SIZE };
     if (filter.split !== undefined) params.split = filter.split;
     if (filter.addedIn !== undefined) params.addedIn = filter.addedIn;
+    const splitCondition = filter.split === undefined ? '' : ' AND m.split = @split';
+    const columns = 'SELECT s.*, m.split, m.added_in FROM snapshot_samples m';
+    const order = 'ORDER BY m.sample_id LIMIT @limit';
+    const readPage = this.db.transaction((): MemberSampleRow[] => {
+      if (!this.deltaMembership()) {
+        const addedCondition = filter.addedIn === undefined ? '' : ' AND m.added_in = @addedIn';
+        return this.prepare<Record<string, unknown>, MemberSampleRow>(
+          `${columns} JOIN samples s ON s.id = m.sample_id
+           WHERE m.version = @version AND m.sample_id > @after${splitCondition}${addedCondition} ${order}`,
+        ).all(params);
+      }
+      if (filter.addedIn !== undefined) {
+        // The members that one snapshot added are the rows of its own version.
+        if (!this.ancestrySet(version).has(filter.addedIn)) return [];
+        return this.prepare<Record<string, unknown>, MemberSampleRow>(
+          `${columns} JOIN samples s ON s.id = m.sample_id
+           WHERE m.version = @addedIn AND m.sample_id > @after${splitCondition} ${order}`,
+        ).all(params);
+      }
+      params.ancestry = JSON.stringify(this.ancestry(version));
+      return this.prepare<Record<string, unknown>, MemberSampleRow>(
+        `${columns} INDEXED BY snapshot_samples_by_sample JOIN samples s ON s.id = m.sample_id
+         WHERE m.sample_id > @after AND m.version IN (SELECT value FROM json_each(@ancestry))${splitCondition} ${order}`,
+      ).all(params);
+    });
     for (;;) {
-      const rows = page.all(params);
+      const rows = readPage();
       yield* rows;
       const last = rows.at(-1);
       if (last === undefined || rows.length < PAGE_SIZE) return;
       params.after = last.id;
     }
+  }
+
+  /** Versions of a snapshot and of all its ancestors, the snapshot first. */
+  ancestry(version: number): number[] {
+    if (this.lastAncestry?.version === version) return this.lastAncestry.versions;
+    const versions = this.prepare<[number], number>(
+      `WITH RECURSIVE chain (version, parent_hash) AS (
+         SELECT version, parent_hash FROM snapshots WHERE version = ?
+         UNION ALL
+         SELECT s.version, s.parent_hash FROM snapshots s JOIN chain c ON s.manifest_hash = c.parent_hash
+       )
+       SELECT version FROM chain`,
+    )
+      .pluck()
+      .all(version);
+    // A snapshot's ancestry never changes, so the last one read stays valid.
+    this.lastAncestry = { version, versions, set: new Set(versions) };
+    return versions;
+  }
+
+  private ancestrySet(version: number): ReadonlySet<number> {
+    this.ancestry(version);
+    return (this.lastAncestry as { set: Set<number> }).set;
+  }
+
+  /** Tells whether `snapshot_samples` holds only added members (schema version 3 and later). */
+  private deltaMembership(): boolean {
+    return (this.db.pragma('user_version', { simple: true }) as number) >= DELTA_MEMBERSHIP_SCHEMA_VERSION;
   }
 
   lineage(sampleId: string): LineageRow[] {
@@ -206,15 +252,12 @@ export class StoreIndex {
       `INSERT OR IGNORE INTO lineage (sample_id, recording, topic, log_time_ns, file, split_key, image_sha256, first_version)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    const copyParentMembers = this.prepare(
-      `INSERT INTO snapshot_samples (version, sample_id, split, added_in)
-       SELECT ?, sample_id, split, added_in FROM snapshot_samples WHERE version = ?`,
-    );
     const insertMember = this.prepare(
       'INSERT INTO snapshot_samples (version, sample_id, split, added_in) VALUES (?, ?, ?, ?)',
     );
 
     this.db.transaction(() => {
+      useDeltaMembership(this.db);
       insertSnapshot.run(write.snapshot);
       for (const { key, split } of write.splitKeys) insertSplitKey.run(key, split, version);
       for (const record of write.samples) {
@@ -248,7 +291,6 @@ export class StoreIndex {
           version,
         );
       }
-      if (write.parentVersion !== null) copyParentMembers.run(version, write.parentVersion);
       for (const member of write.addedMembers) insertMember.run(version, member.id, member.split, member.addedIn);
     }).immediate();
   }

@@ -277,12 +277,15 @@ describe('DatasetStore reading old stores', () => {
     expect(userVersion()).toBe(1);
   });
 
-  it('keeps version 1 for loose writes', async () => {
+  it('converts a version 1 store at a loose commit without writing pack files', async () => {
     await writeVersion1Store(makeSamples(2, 0));
     const store = await openStore({ packBlobs: false });
-    await store.createSnapshot({ note: 'loose again', samples: makeSamples(2, 100) });
-    await store.close();
     expect(userVersion()).toBe(1);
+    const manifest = await store.createSnapshot({ note: 'loose again', samples: makeSamples(2, 100) });
+    expect(manifest.stats.samples).toBe(4);
+    expect([...store.samples(manifest.version)]).toHaveLength(4);
+    await store.close();
+    expect(userVersion()).toBe(SCHEMA_VERSION);
     expect(packFileSizes(storeDir)).toEqual({});
   });
 
