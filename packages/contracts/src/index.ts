@@ -6,6 +6,7 @@ export type {
   SnapshotStats,
   Split,
 } from './sample-record.ts';
+export { MAX_LABEL_VALUES_PER_HEAD } from './sample-record.ts';
 export { SPLITS } from './splits.ts';
 export { findSharedData } from './shared-data.ts';
 export { computeSampleId, sha256Hex } from './sample-id.ts';

@@ -34,12 +34,25 @@ export interface SampleRecord {
   splitKey: string;
 }
 
+/** Distinct label values per head that `SnapshotStats.perLabel` counts one by one. */
+export const MAX_LABEL_VALUES_PER_HEAD = 1024;
+
 /** Statistics of one snapshot. */
 export interface SnapshotStats {
   samples: number;
   perSplit: Record<Split, number>;
-  /** Counts per head, then per label value as `String(value)`, so `true` is counted under `"true"`. */
+  /**
+   * Counts per head, then per label value as `String(value)`, so `true` is counted under `"true"`.
+   * A head keeps at most `MAX_LABEL_VALUES_PER_HEAD` distinct values here. Samples with other values
+   * are counted in `perLabelOverflow`, so a regression head with continuous values cannot make
+   * the statistics grow with the data set.
+   */
   perLabel: Record<string, Record<string, number>>;
+  /**
+   * Per head, the samples whose label value had no key in `perLabel` because the head already had
+   * `MAX_LABEL_VALUES_PER_HEAD` distinct values. Absent when no head reached the limit.
+   */
+  perLabelOverflow?: Record<string, number>;
   perTag: Record<string, number>;
   /** Counts per source recording. A sample seen in several recordings counts once, under the first. */
   perSource: Record<string, number>;

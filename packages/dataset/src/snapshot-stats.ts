@@ -1,4 +1,4 @@
-import type { SampleRecord, SnapshotStats, Split } from '@fieldloop/contracts';
+import { MAX_LABEL_VALUES_PER_HEAD, type SampleRecord, type SnapshotStats, type Split } from '@fieldloop/contracts';
 
 export function emptySnapshotStats(): SnapshotStats {
   return { samples: 0, perSplit: { train: 0, val: 0, test: 0 }, perLabel: {}, perTag: {}, perSource: {} };
@@ -6,7 +6,8 @@ export function emptySnapshotStats(): SnapshotStats {
 
 /**
  * Counts one member sample into `stats`. Label values are keyed by `String(value)`, so `true`
- * becomes `"true"` and `3` becomes `"3"`. A sample counts once under `perSource`, for the
+ * becomes `"true"` and `3` becomes `"3"`. A head with `MAX_LABEL_VALUES_PER_HEAD` distinct values
+ * counts a new value in `perLabelOverflow` instead. A sample counts once under `perSource`, for the
  * recording it was first stored from, even when lineage lists more recordings.
  */
 export function addToSnapshotStats(
@@ -19,7 +20,13 @@ export function addToSnapshotStats(
   for (const [head, value] of Object.entries(sample.labels)) {
     const counts = (stats.perLabel[head] ??= {});
     const key = String(value);
-    counts[key] = (counts[key] ?? 0) + 1;
+    const count = Object.hasOwn(counts, key) ? counts[key] : undefined;
+    if (count !== undefined) counts[key] = count + 1;
+    else if (Object.keys(counts).length < MAX_LABEL_VALUES_PER_HEAD) counts[key] = 1;
+    else {
+      const overflow = (stats.perLabelOverflow ??= {});
+      overflow[head] = (overflow[head] ?? 0) + 1;
+    }
   }
   for (const tag of sample.tags) stats.perTag[tag] = (stats.perTag[tag] ?? 0) + 1;
   const recording = sample.source.recording;
@@ -34,6 +41,7 @@ export function sortSnapshotStats(stats: SnapshotStats): SnapshotStats {
     samples: stats.samples,
     perSplit: { train: stats.perSplit.train, val: stats.perSplit.val, test: stats.perSplit.test },
     perLabel,
+    ...(stats.perLabelOverflow === undefined ? {} : { perLabelOverflow: sortKeys(stats.perLabelOverflow) }),
     perTag: sortKeys(stats.perTag),
     perSource: sortKeys(stats.perSource),
   };

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { SnapshotStats } from '@fieldloop/contracts';
+import { MAX_LABEL_VALUES_PER_HEAD, type SnapshotStats } from '@fieldloop/contracts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DatasetStore,
@@ -314,6 +314,20 @@ describe('DatasetStore statistics', () => {
     };
     expect(manifest.stats).toEqual(expected);
     expect(store.stats(1)).toEqual(expected);
+  });
+
+  it('bounds the distinct values counted per head', async () => {
+    const store = await openStore();
+    const steering = (seed: number): SampleSpec => ({ seed, labels: { steering: seed / 7, terrain: 'grass' } });
+    const first = await store.createSnapshot({ note: 'first', samples: Array.from({ length: 700 }, (_, i) => makeSample(steering(i))) });
+    expect(Object.keys(first.stats.perLabel.steering ?? {})).toHaveLength(700);
+    expect(first.stats.perLabelOverflow).toBeUndefined();
+
+    const second = await store.createSnapshot({ note: 'second', samples: Array.from({ length: 700 }, (_, i) => makeSample(steering(700 + i))) });
+    expect(second.stats.samples).toBe(1400);
+    expect(Object.keys(second.stats.perLabel.steering ?? {})).toHaveLength(MAX_LABEL_VALUES_PER_HEAD);
+    expect(second.stats.perLabelOverflow).toEqual({ steering: 1400 - MAX_LABEL_VALUES_PER_HEAD });
+    expect(second.stats.perLabel.terrain).toEqual({ grass: 1400 });
   });
 
   it('adds a round to its parent counts', async () => {

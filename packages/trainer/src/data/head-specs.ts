@@ -29,11 +29,25 @@ export function buildHeadSpecs(store: DatasetStore, snapshot: SnapshotRef, heads
       throw new Error(`Head '${head.name}' has no labels in snapshot ${String(snapshot)} (label keys there: ${known}). Fix the head name or the mapping.`);
     }
     const spec: HeadSpec = { name: head.name, kind: head.kind, role: head.role, weight: head.weight };
-    if (head.kind === 'classification') spec.classes = sortClassNames(Object.keys(counts));
+    if (head.kind === 'classification') {
+      // Statistics count a limited number of distinct values per head, so a head over the limit is read in full.
+      const overflow = stats.perLabelOverflow?.[head.name] ?? 0;
+      spec.classes = sortClassNames(overflow > 0 ? labelValuesOf(store, snapshot, head.name) : Object.keys(counts));
+    }
     if (head.kind === 'binary') spec.classes = ['false', 'true'];
     if (head.kind === 'regression') spec.normalization = regressionNormalization(store, snapshot, head.name, trainSplit);
     return spec;
   });
+}
+
+/** Every distinct value of a head's labels in a snapshot, as `String(value)`. */
+function labelValuesOf(store: DatasetStore, snapshot: SnapshotRef, name: string): string[] {
+  const values = new Set<string>();
+  for (const record of store.samples(snapshot)) {
+    const value = record.labels[name];
+    if (value !== undefined) values.add(String(value));
+  }
+  return [...values];
 }
 
 function regressionNormalization(store: DatasetStore, snapshot: SnapshotRef, name: string, split: Split): { mean: number; std: number } {
