@@ -19,8 +19,9 @@ interface LegacyRow {
  * imported first: its rows go into a new directory `<path>.importing`, which is synced, then the
  * file moves to `<path>.legacy`, the directory moves to `path`, and the legacy file is deleted.
  * Each step is finished by the next `open` after a crash, so nothing is lost or imported twice.
- * NOTE: this runs before the queue's lock file exists, so two processes that open the same legacy
- * file at once, or a process of an earlier version that still has it open, are not detected.
+ * The caller holds the lock file beside `path`, so two processes never import at once.
+ * NOTE: a process of an earlier fieldloop version that still has the legacy file open takes no
+ * such lock and is not detected.
  */
 export function prepareQueueDirectory(path: string, log: Logger): void {
   const importing = `${path}.importing`;

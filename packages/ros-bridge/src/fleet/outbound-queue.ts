@@ -7,7 +7,7 @@ import { PayloadCache } from './payload-cache.ts';
 import { acquireQueueLock } from './queue-lock.ts';
 import { writeAllAt } from './write-all-at.ts';
 import { encodeRecordHeader, type DecodedRecord } from './queue-record.ts';
-import { ACK_SUFFIX, LOCK_FILE, SEGMENT_SUFFIX, readOptional, readState, segmentName, syncDirectory, writeState } from './queue-files.ts';
+import { ACK_SUFFIX, LOCK_FILE, OPEN_LOCK_SUFFIX, SEGMENT_SUFFIX, readOptional, readState, segmentName, syncDirectory, writeState } from './queue-files.ts';
 import { scanSegment, type SegmentScan } from './queue-segment-scan.ts';
 import { prepareQueueDirectory } from './legacy-queue-import.ts';
 import { silentLogger } from './silent-logger.ts';
@@ -159,14 +159,30 @@ export class OutboundQueue {
       }
     }
     const log = options.log ?? silentLogger;
-    try {
-      prepareQueueDirectory(options.path, log);
-    } catch (error) {
-      throw new Error(`opening the outbound queue ${options.path} failed: ${(error as Error).message}. Check that its directory exists and is writable.`, {
+    // The lock inside the directory cannot guard the import of a legacy SQLite queue file at the
+    // same path, so a lock file beside the path is held until the directory's lock is taken.
+    const openFailure = (error: unknown): Error =>
+      new Error(`opening the outbound queue ${options.path} failed: ${(error as Error).message}. Check that its directory exists and is writable.`, {
         cause: error,
       });
+    let openLock: FileLock;
+    try {
+      openLock = acquireQueueLock(`${options.path}${OPEN_LOCK_SUFFIX}`, options.path);
+    } catch (error) {
+      // Errors of the lock itself name the owner and what to do; file system errors do not.
+      throw (error as NodeJS.ErrnoException).code === undefined ? error : openFailure(error);
     }
-    const lock = acquireQueueLock(join(options.path, LOCK_FILE), options.path);
+    let lock: FileLock;
+    try {
+      try {
+        prepareQueueDirectory(options.path, log);
+      } catch (error) {
+        throw openFailure(error);
+      }
+      lock = acquireQueueLock(join(options.path, LOCK_FILE), options.path);
+    } finally {
+      openLock.release();
+    }
     const queue = new OutboundQueue(options.path, options, lock);
     try {
       queue.load();

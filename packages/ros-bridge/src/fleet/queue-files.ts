@@ -4,6 +4,8 @@ import { join } from 'node:path';
 /** File names inside an outbound queue directory. */
 export const STATE_FILE = 'state.json';
 export const LOCK_FILE = 'lock';
+/** Suffix of the lock file beside a queue path, held while a process opens the queue. */
+export const OPEN_LOCK_SUFFIX = '.open-lock';
 export const SEGMENT_SUFFIX = '.log';
 export const ACK_SUFFIX = '.ack';
 

@@ -215,6 +215,25 @@ describe('OutboundQueue recovery', () => {
     queue.close();
   });
 
+  it('leaves a legacy queue alone while another process opens it', async () => {
+    const legacyPath = join(dir, 'queue.db');
+    writeLegacyQueue(legacyPath, [{ id: 1, grp: 1, text: 'legacy' }], 0);
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      writeFileSync(`${legacyPath}.open-lock`, JSON.stringify({ pid: other.pid, hostname: hostname() }));
+      expect(() => OutboundQueue.open({ path: legacyPath })).toThrow(/locked by process/);
+      expect(statSync(legacyPath).isFile()).toBe(true);
+      expect(existsSync(`${legacyPath}.importing`)).toBe(false);
+    } finally {
+      other.kill();
+      await new Promise((resolve) => other.once('exit', resolve));
+    }
+    const queue = OutboundQueue.open({ path: legacyPath });
+    expect(texts(queue)).toEqual(['legacy']);
+    queue.close();
+    expect(existsSync(`${legacyPath}.open-lock`)).toBe(false);
+  });
+
   it('finishes an interrupted import once', () => {
     const legacyPath = join(dir, 'queue.db');
     const imported = OutboundQueue.open({ path: join(dir, 'built') });
