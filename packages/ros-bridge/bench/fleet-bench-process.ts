@@ -15,6 +15,8 @@ export type ParentMessage = { type: 'go' } | { type: 'stop' };
 export interface BenchChild {
   /** The broker's URL, for the broker role. */
   url: string | null;
+  /** Process id, or null for a role that runs in the bench process. */
+  pid: number | null;
   /**
    * Tells a sender to publish every sample. Resolves once the broker acknowledged all of them, to
    * the time of the last acknowledgement in `performance.now()` of this process, which does not
@@ -46,6 +48,7 @@ export function startBenchChild(role: ChildRole): Promise<BenchChild> {
       else if (message.type === 'ready') {
         resolve({
           url: message.url ?? null,
+          pid: child.pid ?? null,
           go: () =>
             new Promise<number>((resolveSent, rejectSent) => {
               onSent = { resolve: resolveSent, reject: rejectSent };

@@ -21,6 +21,7 @@ import { FleetCollector } from '../src/fleet/collector.ts';
 import { startEmbeddedBroker } from '../src/fleet/embedded-broker.ts';
 import { Mosquitto, mosquittoMissing } from '../test/fleet/support/mosquitto.ts';
 import { startBenchChild, type BenchChild } from './fleet-bench-process.ts';
+import { processCpuMs } from './process-cpu.ts';
 import { makeBenchSamples, plainPayloads, type BenchSample } from './fleet-bench-samples.ts';
 import { BENCH_FLEET, PLAIN_TOPIC, prepareSender, type SenderConfig } from './fleet-bench-sender.ts';
 
@@ -43,10 +44,29 @@ const seed = randomBytes(8).toString('hex');
 async function startSender(config: SenderConfig): Promise<BenchChild> {
   if (!inProcess) return startBenchChild({ role: 'sender', config });
   const sender = await prepareSender(config);
-  return { url: null, go: () => sender.send().then(() => performance.now()), stop: () => sender.close() };
+  return { url: null, pid: null, go: () => sender.send().then(() => performance.now()), stop: () => sender.close() };
 }
 
-async function plainRun(url: string, version: 4 | 5, dir: string): Promise<number> {
+/** CPU time of the processes of one run, in ms; NaN for a process that is not a separate one. */
+interface RunCpu {
+  sender: number;
+  broker: number;
+  /** The bench process: the plain subscriber, or the collector. */
+  receiver: number;
+}
+
+/** Starts measuring the CPU time of the sender, the broker and this process; the result covers the time until the call of the returned function. */
+function measureCpu(senderPid: number | null, brokerPid: number | null): () => RunCpu {
+  const sender = processCpuMs(senderPid);
+  const broker = processCpuMs(brokerPid);
+  const receiver = process.cpuUsage();
+  return () => {
+    const own = process.cpuUsage(receiver);
+    return { sender: processCpuMs(senderPid) - sender, broker: processCpuMs(brokerPid) - broker, receiver: (own.user + own.system) / 1000 };
+  };
+}
+
+async function plainRun(url: string, version: 4 | 5, dir: string, brokerPid: number | null): Promise<{ rate: number; cpu: RunCpu }> {
   const subscriber = await mqtt.connectAsync(url, { protocolVersion: version });
   await subscriber.subscribeAsync(PLAIN_TOPIC, { qos: 1 });
   let received = 0;
@@ -57,13 +77,15 @@ async function plainRun(url: string, version: 4 | 5, dir: string): Promise<numbe
     });
   });
   const publisher = await startSender({ kind: 'plain', url, protocolVersion: version, samples: count, seed, dir, synchronous, maxInFlight });
+  const stopCpu = measureCpu(publisher.pid, brokerPid);
   const start = performance.now();
   // The run ends when the subscriber has every message and the publisher every PUBACK.
   const [sentAt, receivedAt] = await Promise.all([publisher.go(), done.then(() => performance.now())]);
   const seconds = (Math.max(sentAt, receivedAt) - start) / 1000;
+  const cpu = stopCpu();
   await publisher.stop();
   await subscriber.endAsync();
-  return count / seconds;
+  return { rate: count / seconds, cpu };
 }
 
 /** Adds the samples to a new store as one snapshot, 32 adds at a time like the collector, and returns samples/s. */
@@ -89,14 +111,14 @@ interface FleetResult {
   acknowledgedMs: number;
   /** The collector's last field batch is committed to the store. */
   committedMs: number;
-  /** CPU time of this process, all threads, from the start of the run to the last commit. */
-  cpuMs: number;
+  /** CPU time of the robot, the broker and this process, all threads, from the start of the run to the last commit. */
+  cpu: RunCpu;
   /** Event-loop delay of this process's main thread during the run: how long messages and PUBACKs waited behind other work. */
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
 }
 
-async function fleetRun(url: string, version: 4 | 5, dir: string): Promise<FleetResult> {
+async function fleetRun(url: string, version: 4 | 5, dir: string, brokerPid: number | null): Promise<FleetResult> {
   const collector = await FleetCollector.start({
     fleet: BENCH_FLEET,
     broker: { url, protocolVersion: version },
@@ -111,7 +133,7 @@ async function fleetRun(url: string, version: 4 | 5, dir: string): Promise<Fleet
   });
   const robot = await startSender({ kind: 'robot', url, protocolVersion: version, samples: count, seed, dir, synchronous, maxInFlight });
   const start = performance.now();
-  const cpuAtStart = process.cpuUsage();
+  const stopCpu = measureCpu(robot.pid, brokerPid);
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   loopDelay.enable();
   const sent = robot.go();
@@ -119,7 +141,7 @@ async function fleetRun(url: string, version: 4 | 5, dir: string): Promise<Fleet
   const acknowledged = performance.now();
   await collector.close();
   const committed = performance.now();
-  const cpu = process.cpuUsage(cpuAtStart);
+  const cpu = stopCpu();
   loopDelay.disable();
   const robotDone = await sent;
   await robot.stop();
@@ -129,7 +151,7 @@ async function fleetRun(url: string, version: 4 | 5, dir: string): Promise<Fleet
     robotDoneMs: robotDone - start,
     acknowledgedMs: acknowledged - start,
     committedMs: committed - start,
-    cpuMs: (cpu.user + cpu.system) / 1000,
+    cpu,
     loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
     loopDelayMaxMs: loopDelay.max / 1e6,
   };
@@ -138,17 +160,31 @@ async function fleetRun(url: string, version: 4 | 5, dir: string): Promise<Fleet
 interface RunningBroker {
   url: string;
   version: 4 | 5;
+  /** Process id of a broker in its own process, or null for one in the bench process. */
+  pid: number | null;
   stop: () => Promise<void>;
 }
 
 async function startAedes(): Promise<RunningBroker> {
   if (inProcess) {
     const broker = await startEmbeddedBroker();
-    return { url: broker.url, version: 4, stop: () => broker.close() };
+    return { url: broker.url, version: 4, pid: null, stop: () => broker.close() };
   }
   const child = await startBenchChild({ role: 'broker' });
   if (child.url === null) throw new Error('the bench broker process reported no URL');
-  return { url: child.url, version: 4, stop: () => child.stop() };
+  return { url: child.url, version: 4, pid: child.pid, stop: () => child.stop() };
+}
+
+/** Formats the CPU time per message of each process of both runs, and the ratio of the totals. */
+function cpuPerMessage(plain: RunCpu, fleet: RunCpu): string {
+  const perMessage = (ms: number): string => (Number.isNaN(ms) ? 'n/a' : ((ms * 1000) / count).toFixed(0));
+  const total = (cpu: RunCpu): number => cpu.sender + cpu.broker + cpu.receiver;
+  return (
+    `CPU per message in microseconds: plain publisher ${perMessage(plain.sender)} + broker ${perMessage(plain.broker)} + subscriber ` +
+    `${perMessage(plain.receiver)} = ${perMessage(total(plain))}; fieldloop robot ${perMessage(fleet.sender)} + broker ` +
+    `${perMessage(fleet.broker)} + collector ${perMessage(fleet.receiver)} = ${perMessage(total(fleet))} ` +
+    `(plain total / fieldloop total ${(total(plain) / total(fleet)).toFixed(2)})`
+  );
 }
 
 const samples = makeBenchSamples(count, seed);
@@ -170,7 +206,7 @@ if (mosquittoMissing === null) {
     name: 'mosquitto (own process, MQTT 5, persistence on)',
     start: async (dir) => {
       const broker = await Mosquitto.start(dir);
-      return { url: broker.url, version: 5, stop: () => broker.stop() };
+      return { url: broker.url, version: 5, pid: broker.pid, stop: () => broker.stop() };
     },
   });
 } else console.log(`mosquitto skipped: ${mosquittoMissing}`);
@@ -179,8 +215,9 @@ for (const entry of brokers) {
   const dir = await mkdtemp(join(tmpdir(), 'fieldloop-bench-fleet-'));
   const broker = await entry.start(dir);
   try {
-    const plain = await plainRun(broker.url, broker.version, dir);
-    const fleet = await fleetRun(broker.url, broker.version, dir);
+    const plainResult = await plainRun(broker.url, broker.version, dir, broker.pid);
+    const plain = plainResult.rate;
+    const fleet = await fleetRun(broker.url, broker.version, dir, broker.pid);
     let storeAloneText = '';
     if (storeAlone) {
       const storeLoose = await storeRun(samples, join(dir, 'store-alone-loose'), false);
@@ -197,9 +234,10 @@ for (const entry of brokers) {
     console.log(
       `  fleet run phases: robot queue empty after ${fleet.robotDoneMs.toFixed(0)} ms, last PUBACK of the collector after ` +
         `${fleet.acknowledgedMs.toFixed(0)} ms, last field batch committed after ${fleet.committedMs.toFixed(0)} ms; plain run ${((count / plain) * 1000).toFixed(0)} ms; ` +
-        `${inProcess ? 'bench process' : 'collector process'} CPU ${fleet.cpuMs.toFixed(0)} ms; ` +
+        `${inProcess ? 'bench process' : 'collector process'} CPU ${fleet.cpu.receiver.toFixed(0)} ms; ` +
         `main-thread event-loop delay p99 ${fleet.loopDelayP99Ms.toFixed(1)} ms, max ${fleet.loopDelayMaxMs.toFixed(1)} ms`,
     );
+    if (!inProcess) console.log(`  ${cpuPerMessage(plainResult.cpu, fleet.cpu)}`);
   } finally {
     await broker.stop();
     await rm(dir, { recursive: true, force: true });

@@ -72,6 +72,11 @@ export class Mosquitto {
     return broker;
   }
 
+  /** Process id of the running broker, or null before it started and after it stopped. */
+  get pid(): number | null {
+    return this.process?.pid ?? null;
+  }
+
   get url(): string {
     return `mqtt://127.0.0.1:${this.port}`;
   }
