@@ -203,14 +203,16 @@ export class StoreIndex {
     )
       .pluck()
       .all(version);
-    // A snapshot's ancestry never changes, so the last one read stays valid.
-    this.lastAncestry = { version, versions, set: new Set(versions) };
+    // A snapshot's ancestry never changes, so the last one read stays valid. A version without a
+    // snapshot is not kept, because a later commit may create it.
+    const read = { version, versions, set: new Set(versions) };
+    if (versions.length > 0) this.lastAncestry = read;
     return versions;
   }
 
   private ancestrySet(version: number): ReadonlySet<number> {
-    this.ancestry(version);
-    return (this.lastAncestry as { set: Set<number> }).set;
+    const versions = this.ancestry(version);
+    return this.lastAncestry?.version === version ? this.lastAncestry.set : new Set(versions);
   }
 
   /** Tells whether `snapshot_samples` holds only added members (schema version 3 and later). */
