@@ -64,6 +64,12 @@ describe('fieldloop tool', () => {
     expect(JSON.parse(result.stdout)).toEqual({ error: expect.stringMatching(/ingest input not found: \/nonexistent\/drive\.mcap; pass existing recording files/) });
   });
 
+  it('rejects an ingest store without a mapping', () => {
+    const result = fieldloop('--json', 'ingest', tmpdir(), '--store', join(tmpdir(), 'fieldloop-unused-store'));
+    expect(result.status).toBe(1);
+    expect(JSON.parse(result.stdout)).toEqual({ error: expect.stringMatching(/--store .* needs --mapping FILE/) });
+  });
+
   it('names a missing evaluate model', () => {
     const result = fieldloop('--json', 'evaluate', '--model', '/nonexistent/bundle', '--store', tmpdir());
     expect(result.status).toBe(1);

@@ -1,4 +1,5 @@
-import type { CliCommand, CliResult } from '@fieldloop/contracts';
+import { existsSync } from 'node:fs';
+import { assertFleetId, type CliCommand, type CliResult } from '@fieldloop/contracts';
 import { runBridge } from '../bridge/run-bridge.ts';
 import { MqttUplink } from '../fleet/mqtt-uplink.ts';
 import { OutboundQueue } from '../fleet/outbound-queue.ts';
@@ -20,7 +21,7 @@ export const bridgeCommand: CliCommand = {
     { flags: '--mapping <file>', description: 'YAML or JSON mapping from topics to samples, as for ingest', required: true },
     { flags: '--replay <path>', description: 'recording to replay in place of live ROS 2 topics' },
     { flags: '--broker <url>', description: 'mqtt:// or mqtts:// URL of the broker', defaultValue: 'mqtt://127.0.0.1:1883' },
-    { flags: '--queue <path>', description: 'directory of the outbound queue; a SQLite queue file of an earlier version at this path is imported; default fieldloop-queue-<robot>.db' },
+    { flags: '--queue <path>', description: 'directory of the outbound queue; a SQLite queue file of an earlier version at this path is imported; default fieldloop-queue-<robot>.db, which is a directory' },
     { flags: '--max-queue-mb <n>', description: 'queue bound in MiB; past it the oldest samples are dropped and counted', defaultValue: '1024' },
     { flags: '--rate <n>', description: 'MQTT messages published per second at most, replays after a reconnect included', defaultValue: '200' },
     { flags: '--max-payload-kb <n>', description: 'MQTT payload size in KiB above which samples are sent in chunks', defaultValue: '256' },
@@ -33,36 +34,37 @@ export const bridgeCommand: CliCommand = {
     const robot = stringOption(options, 'robot');
     const mappingPath = stringOption(options, 'mapping');
     if (robot === null || mappingPath === null) throw new Error('bridge needs --robot ID and --mapping FILE');
-    const mapping = await loadMapping(mappingPath);
+    // Every option is checked before the queue directory is created, so a typo leaves nothing behind.
+    assertFleetId('robot', robot);
+    const fleet = stringOption(options, 'fleet') ?? 'default';
+    assertFleetId('fleet', fleet);
     const url = stringOption(options, 'broker') ?? 'mqtt://127.0.0.1:1883';
-    const queue = OutboundQueue.open({
-      path: stringOption(options, 'queue') ?? `fieldloop-queue-${robot}.db`,
-      maxBytes: Math.round(numberOption(options, 'maxQueueMb', 1024, 1) * 1024 * 1024),
-      log: context.log,
-    });
-    const uplink = new MqttUplink({
-      fleet: stringOption(options, 'fleet') ?? 'default',
-      robot,
-      broker: brokerFromCli(url, options),
-      queue,
-      maxMessagesPerSecond: numberOption(options, 'rate', 200, 0.001),
-      maxPayloadBytes: Math.round(numberOption(options, 'maxPayloadKb', 256, 1) * 1024),
-      log: context.log,
-    });
+    const broker = brokerFromCli(url, options);
+    const maxBytes = Math.round(numberOption(options, 'maxQueueMb', 1024, 1) * 1024 * 1024);
+    const maxMessagesPerSecond = numberOption(options, 'rate', 200, 0.001);
+    const maxPayloadBytes = Math.round(numberOption(options, 'maxPayloadKb', 256, 1) * 1024);
+    const drainSeconds = numberOption(options, 'drainTimeout', 30);
+    const duration = numberOption(options, 'duration', 0);
+    const replay = stringOption(options, 'replay');
+    if (replay !== null && !existsSync(replay)) {
+      throw new Error(`--replay ${replay} does not exist; give the path of a recording (an MCAP or SQLite3 file, a rosbag2 folder or a ROS 1 bag)`);
+    }
+    const mapping = await loadMapping(mappingPath);
+    const queue = OutboundQueue.open({ path: stringOption(options, 'queue') ?? `fieldloop-queue-${robot}.db`, maxBytes, log: context.log });
+    const uplink = new MqttUplink({ fleet, robot, broker, queue, maxMessagesPerSecond, maxPayloadBytes, log: context.log });
     const stop = new AbortController();
-    const stopping = waitForStop(numberOption(options, 'duration', 0), stop.signal).then((reason) => {
+    const stopping = waitForStop(duration, stop.signal).then((reason) => {
       if (reason !== 'aborted') stop.abort();
     });
     try {
       const result = await runBridge({
         mapping,
         sink: uplink,
-        replay: stringOption(options, 'replay'),
+        replay,
         msgPaths: (options.msgPath as string[] | undefined) ?? [],
         signal: stop.signal,
         log: context.log,
       });
-      const drainSeconds = numberOption(options, 'drainTimeout', 30);
       try {
         await uplink.drain(drainSeconds * 1000);
       } catch (error) {

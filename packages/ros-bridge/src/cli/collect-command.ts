@@ -1,4 +1,7 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { CliCommand, CliResult } from '@fieldloop/contracts';
+import { DatasetStore, DatasetStoreError } from '@fieldloop/dataset';
 import { FleetCollector, type CollectorStats } from '../fleet/collector.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../fleet/embedded-broker.ts';
 import { BROKER_CLI_OPTIONS, brokerFromCli, numberOption, stringOption, waitForStop } from './broker-cli-options.ts';
@@ -24,13 +27,14 @@ export const collectCommand: CliCommand = {
     'Subscribes to every robot sample topic of a fleet with QoS 1, rejects and counts malformed messages, drops ' +
     'duplicates by (robot, boot, sequence) and by sample id, and commits new samples as snapshots of --store. A ' +
     'sample is acknowledged to the broker only once it is in the durable --state file, so a crash loses nothing. ' +
-    'Without --broker it starts an embedded aedes broker (MQTT 3.1.1) on 127.0.0.1 and logs its URL.',
+    'Without --broker it starts an embedded aedes broker (MQTT 3.1.1) on 127.0.0.1:1883 (--port) and logs its URL; ' +
+    'bridges reach it with --broker mqtt://127.0.0.1:1883 and fall back to MQTT 3.1.1 by themselves.',
   arguments: '',
   options: [
     { flags: '--store <dir>', description: 'data set store directory (created when missing)', required: true },
     { flags: '--state <file>', description: 'SQLite file of pending samples and de-duplication keys; default <store>.collector.db' },
     { flags: '--broker <url>', description: 'mqtt:// or mqtts:// URL of the broker; without it an embedded aedes broker is started' },
-    { flags: '--port <n>', description: 'port of the embedded broker on 127.0.0.1; 0 picks a free one', defaultValue: '0' },
+    { flags: '--port <n>', description: 'port of the embedded broker on 127.0.0.1; 0 picks a free one', defaultValue: '1883' },
     { flags: '--client-id <id>', description: 'MQTT client id of the persistent session; give each collector its own' },
     { flags: '--share-group <name>', description: 'shared subscription group, so several collectors split the samples (MQTT 5 brokers)' },
     { flags: '--connections <n>', description: 'MQTT connections that receive samples; above 1 they form a shared subscription (MQTT 5) and share state syncs', defaultValue: '1' },
@@ -43,11 +47,26 @@ export const collectCommand: CliCommand = {
     const store = stringOption(options, 'store');
     if (store === null) throw new Error('collect needs --store DIR');
     const fleet = stringOption(options, 'fleet') ?? 'default';
-    let embedded: EmbeddedBroker | null = null;
+    const statePath = stringOption(options, 'state') ?? `${store.replace(/\/+$/, '')}.collector.db`;
+    const port = numberOption(options, 'port', 1883, 0, 65535);
+    const connections = numberOption(options, 'connections', 1, 1);
+    const commitEvery = numberOption(options, 'commitEvery', 500, 1);
+    const commitIntervalMs = numberOption(options, 'commitInterval', 30, 0.01) * 1000;
+    const duration = numberOption(options, 'duration', 0);
     let url = stringOption(options, 'broker');
+    if (url !== null) brokerFromCli(url, options);
+    // A store that cannot be opened fails now, before the collector acknowledges samples that it could not commit.
+    try {
+      await (await DatasetStore.open(store)).close();
+    } catch (error) {
+      // A store that another writer holds is a store; the collector waits for its lock at each commit.
+      if (!(error instanceof DatasetStoreError && error.code === 'locked')) throw error;
+    }
+    mkdirSync(dirname(resolve(statePath)), { recursive: true });
+    let embedded: EmbeddedBroker | null = null;
     const cliOptions = { ...options };
     if (url === null) {
-      embedded = await startEmbeddedBroker(numberOption(options, 'port', 0));
+      embedded = await startEmbeddedBroker(port);
       url = embedded.url;
       cliOptions.mqttVersion = '4';
       context.log.info({ url, broker: 'aedes' }, 'no --broker given: started the embedded aedes broker');
@@ -59,16 +78,16 @@ export const collectCommand: CliCommand = {
         fleet,
         broker: brokerFromCli(url, cliOptions),
         storeDir: store,
-        statePath: stringOption(options, 'state') ?? `${store.replace(/\/+$/, '')}.collector.db`,
+        statePath,
         ...(shareGroup ? { shareGroup } : {}),
         ...(clientId ? { clientId } : {}),
-        connections: numberOption(options, 'connections', 1, 1),
-        commitEvery: numberOption(options, 'commitEvery', 500, 1),
-        commitIntervalMs: numberOption(options, 'commitInterval', 30, 0.01) * 1000,
+        connections,
+        commitEvery,
+        commitIntervalMs,
         log: context.log,
       });
       context.log.info({ url, fleet, store }, 'collecting');
-      const stopped = await waitForStop(numberOption(options, 'duration', 0));
+      const stopped = await waitForStop(duration);
       await collector.close();
       const stats = collector.stats();
       return { exitCode: 0, summary: { broker: url, fleet, store, stopped, ...stats }, text: renderText(url, stats, stopped) };

@@ -60,8 +60,11 @@ export const ingestCommand: CliCommand = {
   async run(args, options, context): Promise<CliResult> {
     const missing = args.filter((path) => !existsSync(path));
     if (missing.length > 0) throw new Error(`ingest input not found: ${missing.join(', ')}; pass existing recording files, bag directories or image folders`);
-    const mapping = typeof options.mapping === 'string' ? await loadMapping(options.mapping) : null;
     const store = typeof options.store === 'string' ? options.store : null;
+    if (store !== null && typeof options.mapping !== 'string') {
+      throw new Error(`ingest --store ${store} needs --mapping FILE to know which topics or label columns become samples; without --store, ingest only reports what the inputs contain`);
+    }
+    const mapping = typeof options.mapping === 'string' ? await loadMapping(options.mapping) : null;
     let progress = context.progress('reading', 'messages');
     const result = await runIngest({
       paths: args,

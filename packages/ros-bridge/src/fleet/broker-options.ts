@@ -23,6 +23,15 @@ export interface BrokerOptions {
   reconnectPeriodMs?: number;
 }
 
+/**
+ * Tells whether an mqtt.js connection error is a broker's refusal of the protocol version: CONNACK
+ * return code 1 of MQTT 3.1.1, or reason code 132 (0x84) of MQTT 5.
+ */
+export function isProtocolVersionRefusal(error: Error): boolean {
+  const code = (error as Error & { code?: unknown }).code;
+  return code === 1 || code === 132;
+}
+
 function readPem(path: string, kind: string): Buffer {
   try {
     return readFileSync(path);
@@ -36,6 +45,9 @@ export function mqttClientOptions(broker: BrokerOptions, session: IClientOptions
   const options: IClientOptions = {
     protocolVersion: broker.protocolVersion ?? 5,
     reconnectPeriod: broker.reconnectPeriodMs ?? 1000,
+    // mqtt.js stops reconnecting after a refused CONNACK (server unavailable, not authorized,
+    // protocol version) unless told otherwise; a robot or collector must keep trying.
+    reconnectOnConnackError: true,
     connectTimeout: 10_000,
     ...session,
   };

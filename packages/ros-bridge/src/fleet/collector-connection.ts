@@ -1,6 +1,6 @@
 import type { Logger } from '@fieldloop/contracts';
 import mqtt, { type IConnackPacket, type IPublishPacket, type ISubscriptionMap, type MqttClient } from 'mqtt';
-import { mqttClientOptions, type BrokerOptions } from './broker-options.ts';
+import { isProtocolVersionRefusal, mqttClientOptions, type BrokerOptions } from './broker-options.ts';
 
 export interface CollectorConnectionOptions {
   broker: BrokerOptions;
@@ -116,7 +116,10 @@ export async function connectCollector(options: CollectorConnectionOptions): Pro
       () => fail(`collector could not connect to ${broker.url} within ${startTimeoutMs} ms; check the URL and that the broker runs`),
       startTimeoutMs,
     );
-    const onError = (error: Error): void => fail(`collector could not connect to ${broker.url}: ${error.message}`, error);
+    const onError = (error: Error): void => {
+      const hint = isProtocolVersionRefusal(error) ? `; the broker does not speak MQTT ${version}, so pass the version it speaks (4 for MQTT 3.1.1 brokers such as aedes)` : '';
+      fail(`collector could not connect to ${broker.url}: ${error.message}${hint}`, error);
+    };
     client.once('error', onError);
     client.once('connect', (connack) => {
       client.off('error', onError);

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { assertFleetId, fleetTopics, type Logger, type SampleRecord } from '@fieldloop/contracts';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { SampleBlobs, SampleSink } from '../ingest/sample-sink.ts';
-import { mqttClientOptions, type BrokerOptions } from './broker-options.ts';
+import { isProtocolVersionRefusal, mqttClientOptions, type BrokerOptions } from './broker-options.ts';
 import type { OutboundMessage, OutboundQueue, QueuedMessage } from './outbound-queue.ts';
 import { encodeSamplePayloads, newBootId, type FieldSampleExtra } from './sample-codec.ts';
 import { silentLogger } from './silent-logger.ts';
@@ -93,7 +93,17 @@ export class MqttUplink implements SampleSink {
       this.pump();
     });
     this.client.on('close', () => this.log.debug({ robot: options.robot }, 'uplink connection closed'));
-    this.client.on('error', (error) => this.log.warn({ robot: options.robot, broker: options.broker.url, error: error.message }, 'uplink connection error; retrying'));
+    this.client.on('error', (error) => {
+      // Without a fixed protocol version the uplink speaks MQTT 5 and falls back to 3.1.1 for
+      // brokers such as aedes. mqtt.js builds each reconnect's CONNECT from `client.options`.
+      if (isProtocolVersionRefusal(error) && options.broker.protocolVersion === undefined && this.client.options.protocolVersion === 5) {
+        this.client.options.protocolVersion = 4;
+        this.log.warn({ robot: options.robot, broker: options.broker.url }, 'the broker rejected MQTT 5; the uplink reconnects with MQTT 3.1.1');
+        return;
+      }
+      const hint = isProtocolVersionRefusal(error) ? ' (the broker does not speak this MQTT version: set the version it speaks)' : '';
+      this.log.warn({ robot: options.robot, broker: options.broker.url, error: `${error.message}${hint}` }, 'uplink connection error; retrying');
+    });
   }
 
   /**

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,14 +88,50 @@ describe('fleet commands', () => {
     ).rejects.toThrow(/invalid robot id/);
   });
 
+  it('bridge checks options before creating its queue', async () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ rate: 'fast' }, /invalid --rate "fast"/],
+      [{ broker: 'http://127.0.0.1:1883' }, /invalid --broker .*mqtt:\/\//],
+      [{ replay: join(dir, 'missing.mcap') }, /--replay .*missing\.mcap does not exist/],
+      [{ mqttVersion: '3' }, /invalid --mqtt-version "3"/],
+    ];
+    for (const [extra, message] of cases) {
+      const queue = join(dir, `checked-queue-${Object.keys(extra)[0]}.db`);
+      await expect(bridgeCommand.run([], { robot: 'rover-1', mapping: mappingFile, replay: mcapFile, queue, ...extra }, captureContext())).rejects.toThrow(message);
+      expect(existsSync(queue)).toBe(false);
+    }
+  });
+
+  it('collect rejects a file as store before it receives', async () => {
+    const file = join(dir, 'not-a-store');
+    await writeFile(file, 'text');
+    await expect(collectCommand.run([], { store: file, port: '0', duration: '1' }, captureContext())).rejects.toThrow(/is a file/);
+    expect(existsSync(`${file}.collector.db`)).toBe(false);
+    await expect(collectCommand.run([], { store: join(dir, 'port-store'), port: '99999', duration: '1' }, captureContext())).rejects.toThrow(
+      /invalid --port "99999": expected a number from 0 to 65535/,
+    );
+  });
+
+  it('collect says when its port is taken', async () => {
+    const other = await startEmbeddedBroker();
+    try {
+      await expect(collectCommand.run([], { store: join(dir, 'taken-store'), port: String(other.port), duration: '1' }, captureContext())).rejects.toThrow(
+        /127\.0\.0\.1:\d+ failed: .*EADDRINUSE.*choose another port/,
+      );
+    } finally {
+      await other.close();
+    }
+  });
+
   it('collect starts an embedded broker', async () => {
     const context = captureContext();
     const storeDir = join(dir, 'collect-store');
-    const running = collectCommand.run([], { store: storeDir, fleet: 'test-fleet', duration: '3', commitInterval: '60' }, context);
+    const running = collectCommand.run([], { store: storeDir, fleet: 'test-fleet', port: '0', duration: '3', commitInterval: '60' }, context);
     await waitFor(() => context.lines.some((line) => line.message === 'collecting'), 'the collector to start');
     const url = context.lines.find((line) => typeof line.fields.url === 'string')?.fields.url as string;
     const queue = OutboundQueue.open({ path: join(dir, 'collect-queue.db') });
-    const uplink = new MqttUplink({ fleet: 'test-fleet', robot: 'rover-9', broker: { url, protocolVersion: 4 }, queue });
+    // No protocol version: the uplink finds out that aedes speaks MQTT 3.1.1.
+    const uplink = new MqttUplink({ fleet: 'test-fleet', robot: 'rover-9', broker: { url, reconnectPeriodMs: 50 }, queue });
     for (let i = 0; i < 5; i += 1) await uplink.add(makeSample(`cmd${i}`).record, makeSample(`cmd${i}`).blobs);
     await uplink.drain(10_000);
     await uplink.close();

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { startEmbeddedBroker } from '../../src/fleet/embedded-broker.ts';
 import { MqttUplink } from '../../src/fleet/mqtt-uplink.ts';
 import { OutboundQueue } from '../../src/fleet/outbound-queue.ts';
 import { decodeFleetMessage } from '../../src/fleet/sample-codec.ts';
@@ -16,6 +17,25 @@ describe('MqttUplink', () => {
 
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('falls back to MQTT 3.1.1 for aedes', async () => {
+    const broker = await startEmbeddedBroker();
+    const queue = OutboundQueue.open({ path: join(dir, 'queue.db'), synchronous: 'normal' });
+    const warnings: string[] = [];
+    const log = { debug: () => {}, info: () => {}, warn: (_fields: Record<string, unknown>, message: string) => warnings.push(message), error: () => {} };
+    const uplink = new MqttUplink({ fleet: 'test-fleet', robot: 'rover-1', broker: { url: broker.url, reconnectPeriodMs: 50 }, queue, log });
+    try {
+      const sample = makeSample('versioned');
+      await uplink.add(sample.record, sample.blobs);
+      await uplink.drain(10_000);
+      expect(uplink.stats().acknowledged).toBe(1);
+      expect(warnings).toContain('the broker rejected MQTT 5; the uplink reconnects with MQTT 3.1.1');
+    } finally {
+      await uplink.close();
+      queue.close();
+      await broker.close();
+    }
   });
 
   it('queues a burst in groups', async () => {
