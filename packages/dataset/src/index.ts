@@ -21,3 +21,4 @@ export type { SampleBlobs } from './sample-validation.ts';
 export { isSha256Hex } from './is-sha256-hex.ts';
 export { SnapshotBuilder, type AddSampleOptions } from './snapshot-builder.ts';
 export { assignSplit, DEFAULT_SPLIT_RATIOS, validateSplitRatios, type SplitRatios } from './split-assigner.ts';
+export { snapshotsCommand } from './snapshots-command.ts';
