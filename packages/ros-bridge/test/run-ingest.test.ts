@@ -119,6 +119,14 @@ describe('runIngest on a self-built drive', () => {
     await expect(runIngest(options([mcapFile], storeDir, mapping))).rejects.toThrow(/names \/steering_cmd, which .*drive\.mcap does not contain; its topics are: .*\/steering \(std_msgs\/msg\/Float32\)/);
   });
 
+  it('names a label field the messages lack', async () => {
+    const mapping = driveMapping({ labels: { steering: { topic: DRIVE_TOPICS.steering, field: 'dta' } } });
+    storeDir = join(dir, 'store-missing-field');
+    await expect(runIngest(options([mcapFile], storeDir, mapping))).rejects.toThrow(
+      /label steering from field dta of .*: the message has no field "dta"; its fields are data\. Fix the field in the mapping/,
+    );
+  });
+
   it('removes a store it created for a failed ingest', async () => {
     storeDir = await makeTempDir('fieldloop-store-parent-');
     const fresh = join(storeDir, 'new-store');

@@ -11,6 +11,7 @@ function renderText(broker: string, stats: CollectorStats, stopped: string): str
     `collected from ${broker} until ${stopped}: ${stats.messages} messages, ${stats.accepted} samples accepted, ` +
       `${stats.duplicateSequence + stats.duplicateContent} duplicates dropped, ${stats.rejected} rejected`,
   ];
+  if (stats.recovered > 0) lines.push(`  ${stats.recovered} samples received by an earlier run were pending in the state file and went into these batches`);
   for (const batch of stats.batches) {
     const robots = Object.entries(batch.perRobot).map(([robot, n]) => `${robot} ${n}`).join(', ');
     lines.push(`  snapshot v${batch.version}: ${batch.added} new samples (${robots})`);

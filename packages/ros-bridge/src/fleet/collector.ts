@@ -65,6 +65,8 @@ export interface CollectorStats {
   committed: number;
   batches: FieldBatch[];
   pending: number;
+  /** Samples that an earlier run received and left pending in the state file; the batches of this run commit them. */
+  recovered: number;
 }
 
 /** A received message waiting for the next state commit, and the callback that sends its PUBACK. */
@@ -112,7 +114,8 @@ export class FleetCollector {
   private readonly state: CollectorState;
   private readonly log: Logger;
   private readonly commitEvery: number;
-  private readonly counts: Omit<CollectorStats, 'pending' | 'batches'> & { batches: FieldBatch[] };
+  private readonly counts: Omit<CollectorStats, 'pending' | 'batches' | 'recovered'> & { batches: FieldBatch[] };
+  private readonly recovered: number;
   private flushing: Promise<FieldBatch | null> = Promise.resolve(null);
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -132,6 +135,7 @@ export class FleetCollector {
     this.log = options.log ?? silentLogger;
     this.commitEvery = options.commitEvery ?? 500;
     this.pendingSamples = state.pendingCount();
+    this.recovered = this.pendingSamples;
     this.counts = { messages: 0, accepted: 0, duplicateSequence: 0, duplicateContent: 0, rejected: 0, rejectedByRobot: {}, committed: 0, batches: [] };
   }
 
@@ -153,6 +157,9 @@ export class FleetCollector {
     const filter = shareGroup ? `$share/${shareGroup}/${fleetTopics.allSamples(options.fleet)}` : fleetTopics.allSamples(options.fleet);
     const state = new CollectorState({ path: options.statePath, synchronous: options.synchronous, payloadCacheBytes: options.payloadCacheBytes });
     const collector = new FleetCollector(options, state);
+    if (collector.recovered > 0) {
+      collector.log.info({ statePath: options.statePath, pending: collector.recovered }, 'samples received by an earlier run are pending; the next field batch commits them');
+    }
     if (state.droppedAtOpen > 0) {
       collector.log.warn(
         { statePath: options.statePath, dropped: state.droppedAtOpen },
@@ -191,7 +198,7 @@ export class FleetCollector {
 
   stats(): CollectorStats {
     const pending = this.pendingAtClose ?? this.pendingSamples;
-    return { ...this.counts, rejectedByRobot: { ...this.counts.rejectedByRobot }, batches: [...this.counts.batches], pending };
+    return { ...this.counts, rejectedByRobot: { ...this.counts.rejectedByRobot }, batches: [...this.counts.batches], pending, recovered: this.recovered };
   }
 
   /** Commits the pending samples as one field batch; resolves to null when nothing new was pending. */

@@ -2,7 +2,7 @@ import { computeSampleId, sha256Hex, type LabelValue, type SampleRecord } from '
 import type { MessageDecoder } from '../decode/index.ts';
 import { imageFromMessage } from '../image/ros-image.ts';
 import { prepareEncodedImage, prepareRawImage } from '../image/prepare-image.ts';
-import { readField } from '../mapping/field-path.ts';
+import { describeMissingField, readField } from '../mapping/field-path.ts';
 import { applyTransforms, LabelTransformError } from '../mapping/label-transform.ts';
 import { MappingError } from '../mapping/load-mapping.ts';
 import type { Mapping } from '../mapping/mapping.ts';
@@ -192,9 +192,14 @@ export async function ingestRecording(reader: RecordingReader, options: IngestRe
     }
     if (isImage) await emit(matcher.pushFrame(timeOf(message, decoded), { message, decoded }));
     for (const label of labelSpecs ?? []) {
+      const raw = readField(decoded, label.path);
+      if (raw === undefined) {
+        const missing = describeMissingField(decoded, label.path) ?? 'the field is undefined';
+        throw new MappingError(`mapping ${mapping?.source}: label ${label.head} from field ${label.field} of ${describe(message)}: ${missing}. Fix the field in the mapping.`);
+      }
       let value: LabelValue;
       try {
-        value = applyTransforms(readField(decoded, label.path), label.transforms);
+        value = applyTransforms(raw, label.transforms);
       } catch (error) {
         if (!(error instanceof LabelTransformError)) throw error;
         throw new MappingError(

@@ -82,7 +82,15 @@ function looksLikeCsv(file: string, text: string): boolean {
  * holds the image path.
  */
 export async function readLabelFile(file: string, pathColumn: string | null): Promise<LabelRow[]> {
-  const text = await readFile(file, 'utf8');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new Error(
+      `the label file ${file} cannot be read: ${(error as Error).message}. Name an existing file of the image folder with folder.labels in the mapping.`,
+      { cause: error },
+    );
+  }
   if (!looksLikeCsv(file, text)) {
     const rows: LabelRow[] = [];
     text.split(/\r?\n/).forEach((raw, index) => {

@@ -264,7 +264,9 @@ export async function loadMapping(file: string): Promise<Mapping> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new MappingError(`mapping ${file} cannot be read: ${(error as Error).message}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    const fix = code === 'EISDIR' ? 'it is a directory: pass a mapping file in it' : 'check the path; configs/mappings/ of the repository has examples';
+    throw new MappingError(`mapping ${file} cannot be read: ${(error as Error).message}; ${fix}`);
   }
   let document: unknown;
   try {

@@ -106,6 +106,8 @@ describe('processes killed with SIGKILL', () => {
     // Nothing is committed to the store before close, so the state ends with one pending row per sample.
     await waitFor(() => restarted.stats().pending === count, `${count} pending samples`);
     await restarted.close();
+    // Samples the killed collector made durable are recovered; the broker redelivers the rest.
+    expect(restarted.stats().recovered + restarted.stats().accepted).toBe(count);
     const store = await DatasetStore.open(storeDir, { readOnly: true });
     const latest = store.latestSnapshot();
     const ids = latest ? [...store.samples(latest.version)].map((sample) => sample.id) : [];
