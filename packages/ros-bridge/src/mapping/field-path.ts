@@ -51,11 +51,11 @@ export function describeMissingField(message: unknown, path: FieldPath): string 
   let current: unknown = message;
   const walked: string[] = [];
   for (const part of path) {
-    const here = walked.length === 0 ? 'the message' : walked.join('.');
+    const location = walked.length === 0 ? 'the message' : walked.join('.');
     if (typeof part === 'number') {
-      if (!Array.isArray(current) && !ArrayBuffer.isView(current)) return `${here} is not an array, so it has no element [${part}]`;
+      if (!Array.isArray(current) && !ArrayBuffer.isView(current)) return `${location} is not an array, so it has no element [${part}]`;
       const length = (current as ArrayLike<unknown>).length;
-      if (part >= length) return `${here} has ${length} elements, so it has no element [${part}]`;
+      if (part >= length) return `${location} has ${length} elements, so it has no element [${part}]`;
       current = (current as ArrayLike<unknown>)[part];
       walked.push(`[${part}]`);
       continue;
@@ -63,7 +63,7 @@ export function describeMissingField(message: unknown, path: FieldPath): string 
     if (current === null || typeof current !== 'object' || !Object.hasOwn(current, part)) {
       const fields = current !== null && typeof current === 'object' ? Object.keys(current) : [];
       const known = fields.length > 0 ? `its fields are ${fields.join(', ')}` : 'it has no fields';
-      return `${here} has no field ${JSON.stringify(part)}; ${known}`;
+      return `${location} has no field ${JSON.stringify(part)}; ${known}`;
     }
     current = (current as Record<string, unknown>)[part];
     walked.push(part);
