@@ -49,7 +49,7 @@ describe('fieldloop tool', () => {
 
     const listed = fieldloop('snapshots', '--store', join(dir, 'store'));
     expect(listed.status).toBe(0);
-    expect(listed.stdout).toMatch(/1 snapshots, oldest first\n {2}v1 .* 2 samples \(train \d, val \d, test \d\), 2 new/);
+    expect(listed.stdout).toMatch(/: 1 snapshot\n {2}v1 .* 2 samples \(train \d, val \d, test \d\), 2 new/);
     const shown = fieldloop('snapshots', '--store', join(dir, 'store'), '--show', 'latest');
     expect(shown.status).toBe(0);
     expect(shown.stdout).toMatch(/label level: 2 samples, 2 distinct values/);

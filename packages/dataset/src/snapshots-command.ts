@@ -10,7 +10,7 @@ function splitCounts(manifest: SnapshotManifest): string {
 
 function listText(store: string, snapshots: SnapshotManifest[]): string {
   if (snapshots.length === 0) return `store ${store} has no snapshots yet; add one with fieldloop ingest or fieldloop collect`;
-  const lines = [`store ${store}: ${snapshots.length} snapshots, oldest first`];
+  const lines = [`store ${store}: ${snapshots.length} ${snapshots.length === 1 ? 'snapshot' : 'snapshots, oldest first'}`];
   for (const manifest of snapshots) {
     lines.push(
       `  v${manifest.version}  ${manifest.createdAt}  ${manifest.stats.samples} samples (${splitCounts(manifest)}), ` +
