@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { assertFleetId, type CliCommand, type CliResult } from '@fieldloop/contracts';
+import { ReplayProgressSink } from '../bridge/replay-progress.ts';
 import { runBridge } from '../bridge/run-bridge.ts';
 import { MqttUplink } from '../fleet/mqtt-uplink.ts';
 import { OutboundQueue } from '../fleet/outbound-queue.ts';
@@ -14,7 +15,9 @@ export const bridgeCommand: CliCommand = {
     'Maps topics to samples with the same mapping file and time matching as ingest, queues each sample in a ' +
     'durable queue (an append-only segment log) and publishes it with QoS 1 to the robot sample topic, removing it at the broker PUBACK. ' +
     'Live capture needs rclnodejs and ROS 2; without them pass --replay to read a recording instead. The summary ' +
-    'says which source was used. Samples still queued at exit are sent by the next run with the same --queue.',
+    'says which source was used. Samples still queued at exit are sent by the next run with the same --queue. ' +
+    'A replay stores how many of its samples are queued in <queue>.replay.json, so running the same recording and ' +
+    'mapping again with that queue queues only the rest; delete that file to queue them all again.',
   arguments: '',
   options: [
     { flags: '--robot <id>', description: 'robot id: letters, digits, - and _', required: true },
@@ -50,21 +53,29 @@ export const bridgeCommand: CliCommand = {
       throw new Error(`--replay ${replay} does not exist; give the path of a recording (an MCAP or SQLite3 file, a rosbag2 folder or a ROS 1 bag)`);
     }
     const mapping = await loadMapping(mappingPath);
-    const queue = OutboundQueue.open({ path: stringOption(options, 'queue') ?? `fieldloop-queue-${robot}.db`, maxBytes, log: context.log });
+    const queuePath = stringOption(options, 'queue') ?? `fieldloop-queue-${robot}.db`;
+    const queue = OutboundQueue.open({ path: queuePath, maxBytes, log: context.log });
     const uplink = new MqttUplink({ fleet, robot, broker, queue, maxMessagesPerSecond, maxPayloadBytes, log: context.log });
+    const progress =
+      replay === null ? null : new ReplayProgressSink({ path: `${queuePath.replace(/\/+$/, '')}.replay.json`, recording: replay, mapping, inner: uplink, log: context.log });
     const stop = new AbortController();
     const stopping = waitForStop(duration, stop.signal).then((reason) => {
       if (reason !== 'aborted') stop.abort();
     });
     try {
-      const result = await runBridge({
-        mapping,
-        sink: uplink,
-        replay,
-        msgPaths: (options.msgPath as string[] | undefined) ?? [],
-        signal: stop.signal,
-        log: context.log,
-      });
+      let result;
+      try {
+        result = await runBridge({
+          mapping,
+          sink: progress ?? uplink,
+          replay,
+          msgPaths: (options.msgPath as string[] | undefined) ?? [],
+          signal: stop.signal,
+          log: context.log,
+        });
+      } finally {
+        progress?.finish();
+      }
       try {
         await uplink.drain(drainSeconds * 1000);
       } catch (error) {
@@ -72,10 +83,12 @@ export const bridgeCommand: CliCommand = {
       }
       const stats = uplink.stats();
       const remaining = queue.stats();
-      const summary = { source: result.source, robot, broker: url, samples: result.report.samples, skipped: result.report.skipped, ...stats, remaining };
+      const alreadyQueued = progress?.skipped ?? 0;
+      const summary = { source: result.source, robot, broker: url, samples: result.report.samples, alreadyQueued, skipped: result.report.skipped, ...stats, remaining };
+      const resumed = alreadyQueued > 0 ? ` (${alreadyQueued} of them queued by an earlier run with this queue, so not again)` : '';
       const text =
         `source: ${result.source === 'replay' ? `replayed recording ${result.report.path}` : 'live ROS 2 topics (rclnodejs)'}\n` +
-        `${result.report.samples} samples queued for ${robot}, ${result.report.skipped} skipped; ` +
+        `${result.report.samples} samples read${resumed}, ${result.report.skipped} skipped; ` +
         `${stats.acknowledged} messages acknowledged by ${url}, ${remaining.items} still queued, ${remaining.dropped} dropped by the queue bound`;
       return { exitCode: remaining.items === 0 ? 0 : 1, summary, text };
     } finally {

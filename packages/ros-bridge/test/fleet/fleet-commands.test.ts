@@ -67,6 +67,16 @@ describe('fleet commands', () => {
     expect((result.summary as { source: string }).source).toBe('replay');
     expect(result.text).toMatch(/^source: replayed recording/);
     await waitFor(() => collector.stats().accepted === reference.samples.length, 'every replayed sample');
+
+    // The same replay again with the same queue sends nothing: its samples are all queued already.
+    const again = await bridgeCommand.run(
+      [],
+      { robot: 'rover-1', fleet: 'test-fleet', mapping: mappingFile, replay: mcapFile, broker: broker.url, mqttVersion: '4', queue: join(dir, 'bridge-queue.db'), rate: '5000' },
+      captureContext(),
+    );
+    expect(again.summary).toMatchObject({ samples: FRAMES, alreadyQueued: FRAMES, acknowledged: 0 });
+    expect(again.text).toMatch(/30 samples read \(30 of them queued by an earlier run with this queue, so not again\)/);
+    expect(collector.stats().messages).toBe(reference.samples.length);
     await collector.close();
     await broker.close();
     const store = await DatasetStore.open(storeDir, { readOnly: true });
