@@ -83,6 +83,8 @@ type IntakeOutcome =
 
 const TOPIC_ROBOT = /^fieldloop\/[^/]+\/robots\/([^/]+)\/samples$/;
 const LOGGED_REJECTIONS_PER_ROBOT = 5;
+/** Longest wait between background attempts to commit a field batch after failures. */
+const MAX_COMMIT_BACKOFF_MS = 60_000;
 const STORE_ADD_CONCURRENCY = 32;
 
 async function openStoreWithRetry(dir: string, options: DatasetStoreOptions, attempts = 50): Promise<DatasetStore> {
@@ -123,6 +125,9 @@ export class FleetCollector {
   /** Pending rows in the state, counted here so that messages need no count query. */
   private pendingSamples: number;
   private commitQueued = false;
+  /** Failed background commits in a row, and the time before which no new one starts. */
+  private commitFailures = 0;
+  private commitRetryAt = 0;
   /** Acknowledgements of committed message groups, run one after another so PUBACKs keep the order of arrival. */
   private acknowledging: Promise<void> = Promise.resolve();
   /** State commits of message groups so far, and how many of them the last finished sync covered. */
@@ -191,7 +196,7 @@ export class FleetCollector {
     collector.timer = setInterval(() => {
       const expired = state.expireChunks(options.chunkTimeoutMs ?? 600_000);
       if (expired > 0) collector.log.warn({ expired }, 'dropped incomplete chunked samples after the chunk timeout');
-      void collector.flush().catch((error: unknown) => collector.log.error({ error: (error as Error).message }, 'committing a field batch failed; will retry'));
+      collector.commitInBackground();
     }, options.commitIntervalMs ?? 30_000);
     return collector;
   }
@@ -252,12 +257,30 @@ export class FleetCollector {
     this.acknowledging = this.acknowledging.then(() => this.acknowledgeDurable(messages, outcomes, commit));
     // A field batch may take rows whose sync is still running, because a sample lost from the state is redelivered and then found in the store.
     this.pendingSamples += outcomes.filter((outcome) => outcome.kind === 'accepted').length;
-    if (this.pendingSamples >= this.commitEvery && !this.commitQueued) {
-      this.commitQueued = true;
-      void this.flush()
-        .catch((error: unknown) => this.log.error({ error: (error as Error).message }, 'committing a field batch failed; will retry'))
-        .finally(() => (this.commitQueued = false));
-    }
+    if (this.pendingSamples >= this.commitEvery) this.commitInBackground();
+  }
+
+  /**
+   * Commits the pending samples unless a commit is already queued or a failed one is backing off.
+   * After a failure the next attempt waits 1 s, doubling up to 60 s, so a store that keeps failing
+   * (a full disk, a lock held elsewhere) is not retried for every message group; `close` still
+   * makes a last attempt.
+   */
+  private commitInBackground(): void {
+    if (this.commitQueued || Date.now() < this.commitRetryAt) return;
+    this.commitQueued = true;
+    void this.flush()
+      .then(() => {
+        this.commitFailures = 0;
+        this.commitRetryAt = 0;
+      })
+      .catch((error: unknown) => {
+        this.commitFailures += 1;
+        const retryInMs = Math.min(MAX_COMMIT_BACKOFF_MS, 1000 * 2 ** (this.commitFailures - 1));
+        this.commitRetryAt = Date.now() + retryInMs;
+        this.log.error({ error: (error as Error).message, failures: this.commitFailures, retryInMs }, 'committing a field batch failed; will retry');
+      })
+      .finally(() => (this.commitQueued = false));
   }
 
   /**

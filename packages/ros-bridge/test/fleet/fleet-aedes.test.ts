@@ -86,6 +86,29 @@ describe('fleet transport through aedes', () => {
     expect((await storeSampleIds(join(dir, 'store'))).length).toBe(20);
   });
 
+  it('backs off from a store that keeps failing', async () => {
+    const errors: Array<Record<string, unknown>> = [];
+    const log = { debug: () => {}, info: () => {}, warn: () => {}, error: (fields: Record<string, unknown>) => errors.push(fields) };
+    const storeDir = join(dir, 'store');
+    const base = await collector(broker.url, { commitEvery: 1, log });
+    // The store path becomes a file, so every commit fails until it is a directory again.
+    await rm(storeDir, { recursive: true, force: true });
+    await (await open(storeDir, 'w')).close();
+    const robot = uplink(broker.url, 'rover-1');
+    for (let i = 0; i < 40; i += 1) {
+      await robot.add(makeSample(`b${i}`).record, makeSample(`b${i}`).blobs);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await waitFor(() => base.stats().accepted === 40, 'every sample in the state');
+    // 40 message groups over about a second and a half met a failing store: one attempt, then one after the 1 s backoff.
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    expect(errors.length).toBeLessThanOrEqual(3);
+    expect(errors.map((fields) => fields.retryInMs)).toEqual([1000, 2000, 4000].slice(0, errors.length));
+    await rm(storeDir, { force: true });
+    const batch = await base.flush();
+    expect(batch?.added).toBe(40);
+  });
+
   it('reassembles chunked samples', async () => {
     const base = await collector(broker.url);
     const robot = uplink(broker.url, 'rover-1', { maxPayloadBytes: 256 });
