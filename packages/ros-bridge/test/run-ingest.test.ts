@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DatasetStore } from '@fieldloop/dataset';
@@ -117,6 +117,22 @@ describe('runIngest on a self-built drive', () => {
     storeDir = await makeTempDir('fieldloop-store-');
     const mapping = driveMapping({ labels: { steering: { topic: '/steering_cmd', field: 'data' } } });
     await expect(runIngest(options([mcapFile], storeDir, mapping))).rejects.toThrow(/names \/steering_cmd, which .*drive\.mcap does not contain; its topics are: .*\/steering \(std_msgs\/msg\/Float32\)/);
+  });
+
+  it('names recordings in a folder that is not a bag', async () => {
+    const folder = join(dir, 'recordings');
+    await mkdir(folder);
+    await copyFile(mcapFile, join(folder, 'drive-copy.mcap'));
+    await expect(runIngest(options([folder], null, null))).rejects.toThrow(/holds recordings \(.*drive-copy\.mcap\) but is neither a rosbag2 bag directory/);
+  });
+
+  it('reads a bag directory of symbolic links', async () => {
+    const folder = join(dir, 'linked-bag');
+    await mkdir(folder);
+    await symlink(mcapFile, join(folder, 'linked-bag_0.mcap'));
+    const result = await runIngest(options([folder], null, null));
+    expect(result.problems).toEqual([]);
+    expect(result.sources[0]?.topics.map((report) => report.topic)).toContain(DRIVE_TOPICS.image);
   });
 
   it('names a label field the messages lack', async () => {

@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { detectKind } from '../recording/detect-format.ts';
 
 /** One row of an image folder's label file: the image path relative to the folder and its columns. */
 export interface LabelRow {
@@ -25,6 +26,20 @@ export async function findLabelFile(folder: string): Promise<string> {
   for (const candidate of CANDIDATES) if (names.includes(candidate)) return join(folder, candidate);
   const csv = names.filter((name) => name.toLowerCase().endsWith('.csv'));
   if (csv.length === 1) return join(folder, csv[0] as string);
+  if (csv.length === 0) {
+    // A folder of recordings that is not a rosbag2 bag directory also lands here, so the error names them.
+    const recordings: string[] = [];
+    for (const name of names.sort()) {
+      const kind = await detectKind(join(folder, name)).catch(() => 'unknown');
+      if (kind === 'mcap' || kind === 'rosbag2-sqlite3' || kind === 'ros1-bag') recordings.push(join(folder, name));
+    }
+    if (recordings.length > 0) {
+      throw new LabelFileError(
+        `${folder} holds recordings (${recordings.join(', ')}) but is neither a rosbag2 bag directory (metadata.yaml, or ` +
+          'storage files named <bag name>_<N>.mcap or .db3) nor an image folder with a label file; pass the recording files themselves',
+      );
+    }
+  }
   throw new LabelFileError(
     `${folder} has ${csv.length === 0 ? 'no label file' : `several CSV files (${csv.join(', ')})`}; ` +
       'name the label file with folder.labels in the mapping (data.txt with `name value` lines, or a CSV with a path column)',

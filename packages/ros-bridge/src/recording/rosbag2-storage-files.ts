@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { RecordingError } from './recording-reader.ts';
 
 /** The storage files of a rosbag2 directory found by name, for bags without metadata.yaml. */
@@ -30,7 +31,14 @@ function parseSplitFileName(name: string): SplitFile | null {
 /** Lists the regular files in `dir` whose names match the rosbag2 split file pattern. */
 export async function findSplitFileNames(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  return entries.filter((entry) => entry.isFile() && parseSplitFileName(entry.name) !== null).map((entry) => entry.name);
+  const names: string[] = [];
+  for (const entry of entries) {
+    if (parseSplitFileName(entry.name) === null) continue;
+    // A symbolic link counts when it leads to a file, as rosbag2 would open it.
+    const isFile = entry.isFile() || (entry.isSymbolicLink() && (await stat(join(dir, entry.name)).then((info) => info.isFile(), () => false)));
+    if (isFile) names.push(entry.name);
+  }
+  return names;
 }
 
 /**
