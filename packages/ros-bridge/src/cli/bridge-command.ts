@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { assertFleetId, type CliCommand, type CliResult } from '@fieldloop/contracts';
 import { ReplayProgressSink } from '../bridge/replay-progress.ts';
 import { runBridge } from '../bridge/run-bridge.ts';
+import { TaggingSink } from '../bridge/tagging-sink.ts';
 import { MqttUplink } from '../fleet/mqtt-uplink.ts';
 import { OutboundQueue } from '../fleet/outbound-queue.ts';
 import { loadMapping } from '../mapping/load-mapping.ts';
@@ -31,6 +32,12 @@ export const bridgeCommand: CliCommand = {
     { flags: '--drain-timeout <seconds>', description: 'time to wait at the end for queued samples to be acknowledged', defaultValue: '30' },
     { flags: '--duration <seconds>', description: 'stop live capture after this many seconds; 0 runs until SIGINT or SIGTERM', defaultValue: '0' },
     { flags: '--msg-path <dir>', description: 'directory of <package>/msg/<Type>.msg definitions (repeatable)', repeatable: true, defaultValue: [] },
+    {
+      flags: '--tag <tag>',
+      description: 'scenario tag added to every sample, such as field or robot:rc1 (repeatable); tags are part of the sample id',
+      repeatable: true,
+      defaultValue: [],
+    },
     ...BROKER_CLI_OPTIONS,
   ],
   async run(_args, options, context): Promise<CliResult> {
@@ -52,12 +59,15 @@ export const bridgeCommand: CliCommand = {
     if (replay !== null && !existsSync(replay)) {
       throw new Error(`--replay ${replay} does not exist; give the path of a recording (an MCAP or SQLite3 file, a rosbag2 folder or a ROS 1 bag)`);
     }
+    const tags = (options.tag as string[] | undefined) ?? [];
+    if (tags.some((tag) => tag.trim() === '')) throw new Error('a --tag value is empty; give a scenario tag such as field or robot:rc1');
     const mapping = await loadMapping(mappingPath);
     const queuePath = stringOption(options, 'queue') ?? `fieldloop-queue-${robot}.db`;
     const queue = OutboundQueue.open({ path: queuePath, maxBytes, log: context.log });
     const uplink = new MqttUplink({ fleet, robot, broker, queue, maxMessagesPerSecond, maxPayloadBytes, log: context.log });
+    const tagged = tags.length === 0 ? uplink : new TaggingSink(tags, uplink);
     const progress =
-      replay === null ? null : new ReplayProgressSink({ path: `${queuePath.replace(/\/+$/, '')}.replay.json`, recording: replay, mapping, inner: uplink, log: context.log });
+      replay === null ? null : new ReplayProgressSink({ path: `${queuePath.replace(/\/+$/, '')}.replay.json`, recording: replay, mapping, inner: tagged, log: context.log });
     const stop = new AbortController();
     const stopping = waitForStop(duration, stop.signal).then((reason) => {
       if (reason !== 'aborted') stop.abort();
@@ -67,7 +77,7 @@ export const bridgeCommand: CliCommand = {
       try {
         result = await runBridge({
           mapping,
-          sink: progress ?? uplink,
+          sink: progress ?? tagged,
           replay,
           msgPaths: (options.msgPath as string[] | undefined) ?? [],
           signal: stop.signal,

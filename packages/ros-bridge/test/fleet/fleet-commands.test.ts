@@ -86,6 +86,27 @@ describe('fleet commands', () => {
     expect(ids).toEqual(reference.samples.map((sample) => sample.record.id).sort());
   });
 
+  it('bridge adds tags to every sample', async () => {
+    const broker = await startEmbeddedBroker();
+    const storeDir = join(dir, 'tagged-store');
+    const collector = await FleetCollector.start({ fleet: 'test-fleet', broker: { url: broker.url, protocolVersion: 4 }, storeDir, statePath: join(dir, 'tagged-collector.db') });
+    const result = await bridgeCommand.run(
+      [],
+      { robot: 'rover-2', fleet: 'test-fleet', mapping: mappingFile, replay: mcapFile, broker: broker.url, queue: join(dir, 'tagged-queue.db'), rate: '5000', tag: ['robot:rover-2', 'field'] },
+      captureContext(),
+    );
+    expect(result.exitCode).toBe(0);
+    await waitFor(() => collector.stats().accepted === FRAMES, 'every tagged sample');
+    await collector.close();
+    await broker.close();
+    const store = await DatasetStore.open(storeDir, { readOnly: true });
+    const samples = [...store.samples('latest')];
+    await store.close();
+    expect(samples).toHaveLength(FRAMES);
+    // The mapping gives every sample the tag field already, so it is not repeated.
+    for (const sample of samples) expect(sample.tags).toEqual(['field', 'robot:rover-2']);
+  });
+
   it('bridge without rclnodejs asks for a replay', async () => {
     await expect(
       bridgeCommand.run([], { robot: 'rover-1', mapping: mappingFile, broker: 'mqtt://127.0.0.1:1', queue: join(dir, 'live-queue.db'), drainTimeout: '0' }, captureContext()),
