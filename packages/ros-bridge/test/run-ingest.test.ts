@@ -143,6 +143,14 @@ describe('runIngest on a self-built drive', () => {
     );
   });
 
+  it('names a tag field the messages lack', async () => {
+    const mapping = driveMapping({ tags: [{ topic: DRIVE_TOPICS.status, field: 'dta' }] });
+    storeDir = join(dir, 'store-missing-tag-field');
+    await expect(runIngest(options([mcapFile], storeDir, mapping))).rejects.toThrow(
+      /tag from field dta of .*: the message has no field "dta"; its fields are data\. Fix the field in the mapping/,
+    );
+  });
+
   it('removes a store it created for a failed ingest', async () => {
     storeDir = await makeTempDir('fieldloop-store-parent-');
     const fresh = join(storeDir, 'new-store');

@@ -2,8 +2,8 @@ import { computeSampleId, sha256Hex, type LabelValue, type SampleRecord } from '
 import type { MessageDecoder } from '../decode/index.ts';
 import { imageFromMessage } from '../image/ros-image.ts';
 import { prepareEncodedImage, prepareRawImage } from '../image/prepare-image.ts';
-import { describeMissingField, readField } from '../mapping/field-path.ts';
-import { applyTransforms, LabelTransformError } from '../mapping/label-transform.ts';
+import { describeMissingField, readField, type FieldPath } from '../mapping/field-path.ts';
+import { applyTransforms, LabelTransformError, type LabelTransform } from '../mapping/label-transform.ts';
 import { MappingError } from '../mapping/load-mapping.ts';
 import type { Mapping } from '../mapping/mapping.ts';
 import { TimeMatcher, type MatchedFrame } from '../mapping/time-matcher.ts';
@@ -53,6 +53,24 @@ function checkTopics(mapping: Mapping, reader: RecordingReader): void {
       `mapping ${mapping.source} names ${missing.join(', ')}, which ${reader.path} does not contain; ` +
         `its topics are: ${list || 'none'}. Fix the topic names in the mapping.`,
     );
+  }
+}
+
+/**
+ * Reads a mapped field of a decoded message and applies its transforms. Raises a MappingError
+ * that starts with `context` when the field does not exist or its value cannot become a label.
+ */
+function mappedValue(decoded: unknown, spec: { path: FieldPath; transforms: readonly LabelTransform[] }, context: string): LabelValue {
+  const raw = readField(decoded, spec.path);
+  if (raw === undefined) {
+    const missing = describeMissingField(decoded, spec.path) ?? 'the field is undefined';
+    throw new MappingError(`${context}: ${missing}. Fix the field in the mapping.`);
+  }
+  try {
+    return applyTransforms(raw, spec.transforms);
+  } catch (error) {
+    if (!(error instanceof LabelTransformError)) throw error;
+    throw new MappingError(`${context}: ${error.message}`);
   }
 }
 
@@ -192,31 +210,12 @@ export async function ingestRecording(reader: RecordingReader, options: IngestRe
     }
     if (isImage) await emit(matcher.pushFrame(timeOf(message, decoded), { message, decoded }));
     for (const label of labelSpecs ?? []) {
-      const raw = readField(decoded, label.path);
-      if (raw === undefined) {
-        const missing = describeMissingField(decoded, label.path) ?? 'the field is undefined';
-        throw new MappingError(`mapping ${mapping?.source}: label ${label.head} from field ${label.field} of ${describe(message)}: ${missing}. Fix the field in the mapping.`);
-      }
-      let value: LabelValue;
-      try {
-        value = applyTransforms(raw, label.transforms);
-      } catch (error) {
-        if (!(error instanceof LabelTransformError)) throw error;
-        throw new MappingError(
-          `mapping ${mapping?.source}: label ${label.head} from field ${label.field} of ${describe(message)}: ${error.message}`,
-        );
-      }
+      const value = mappedValue(decoded, label, `mapping ${mapping?.source}: label ${label.head} from field ${label.field} of ${describe(message)}`);
       await emit(matcher.pushLabel(label.head, timeOf(message, decoded), value));
     }
     for (const tag of tagSpecs ?? []) {
       const index = mapping?.tags.indexOf(tag) ?? -1;
-      let value: LabelValue;
-      try {
-        value = applyTransforms(readField(decoded, tag.path), tag.transforms);
-      } catch (error) {
-        if (!(error instanceof LabelTransformError)) throw error;
-        throw new MappingError(`mapping ${mapping?.source}: tag from field ${tag.field} of ${describe(message)}: ${error.message}`);
-      }
+      const value = mappedValue(decoded, tag, `mapping ${mapping?.source}: tag from field ${tag.field} of ${describe(message)}`);
       await emit(matcher.pushState(`tag${index}`, timeOf(message, decoded), value));
     }
     options.onProgress?.(read);
