@@ -83,7 +83,7 @@ export class StoreIndex {
   readonly db: Database.Database;
   /** Statements by SQL text, prepared once, because preparing costs more than running most queries. */
   private readonly statements = new Map<string, Database.Statement>();
-  /** The ancestry that `ancestry` read last. */
+  /** The ancestry that `readAncestry` read last. */
   private lastAncestry: { version: number; versions: number[]; set: Set<number> } | null = null;
 
   constructor(db: Database.Database) {
@@ -137,7 +137,7 @@ export class StoreIndex {
           'SELECT split, added_in FROM snapshot_samples WHERE version = ? AND sample_id = ?',
         ).get(version, sampleId);
       }
-      const ancestry = this.ancestrySet(version);
+      const ancestry = this.readAncestry(version).set;
       const rows = this.prepare<[string], { version: number; split: Split; added_in: number }>(
         'SELECT version, split, added_in FROM snapshot_samples WHERE sample_id = ?',
       ).all(sampleId);
@@ -169,13 +169,13 @@ export class StoreIndex {
       }
       if (filter.addedIn !== undefined) {
         // The members that one snapshot added are the rows of its own version.
-        if (!this.ancestrySet(version).has(filter.addedIn)) return [];
+        if (!this.readAncestry(version).set.has(filter.addedIn)) return [];
         return this.prepare<Record<string, unknown>, MemberSampleRow>(
           `${columns} JOIN samples s ON s.id = m.sample_id
            WHERE m.version = @addedIn AND m.sample_id > @after${splitCondition} ${order}`,
         ).all(params);
       }
-      params.ancestry = JSON.stringify(this.ancestry(version));
+      params.ancestry = JSON.stringify(this.readAncestry(version).versions);
       return this.prepare<Record<string, unknown>, MemberSampleRow>(
         `${columns} INDEXED BY snapshot_samples_by_sample JOIN samples s ON s.id = m.sample_id
          WHERE m.sample_id > @after AND m.version IN (SELECT value FROM json_each(@ancestry))${splitCondition} ${order}`,
@@ -190,9 +190,12 @@ export class StoreIndex {
     }
   }
 
-  /** Versions of a snapshot and of all its ancestors, the snapshot first. */
-  ancestry(version: number): number[] {
-    if (this.lastAncestry?.version === version) return this.lastAncestry.versions;
+  /**
+   * Reads the versions of a snapshot and of all its ancestors, the snapshot first, or returns the
+   * ones read last when they are the same snapshot's.
+   */
+  private readAncestry(version: number): { versions: number[]; set: Set<number> } {
+    if (this.lastAncestry?.version === version) return this.lastAncestry;
     const versions = this.prepare<[number], number>(
       `WITH RECURSIVE chain (version, parent_hash) AS (
          SELECT version, parent_hash FROM snapshots WHERE version = ?
@@ -203,19 +206,14 @@ export class StoreIndex {
     )
       .pluck()
       .all(version);
+    const read = { version, versions, set: new Set(versions) };
     // A snapshot's ancestry never changes, so the last one read stays valid. A version without a
     // snapshot is not kept, because a later commit may create it.
-    const read = { version, versions, set: new Set(versions) };
     if (versions.length > 0) this.lastAncestry = read;
-    return versions;
+    return read;
   }
 
-  private ancestrySet(version: number): ReadonlySet<number> {
-    const versions = this.ancestry(version);
-    return this.lastAncestry?.version === version ? this.lastAncestry.set : new Set(versions);
-  }
-
-  /** Tells whether `snapshot_samples` holds only added members (schema version 3 and later). */
+  /** Tells whether `snapshot_samples` contains only added members (schema version 3 and later). */
   private deltaMembership(): boolean {
     return (this.db.pragma('user_version', { simple: true }) as number) >= DELTA_MEMBERSHIP_SCHEMA_VERSION;
   }
