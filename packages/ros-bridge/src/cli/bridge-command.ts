@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { assertFleetId, type CliCommand, type CliResult } from '@fieldloop/contracts';
 import { ReplayProgressSink } from '../bridge/replay-progress.ts';
 import { runBridge } from '../bridge/run-bridge.ts';
-import { TaggingSink } from '../bridge/tagging-sink.ts';
+import { checkScenarioTags, TaggingSink } from '../bridge/tagging-sink.ts';
 import { MqttUplink } from '../fleet/mqtt-uplink.ts';
 import { OutboundQueue } from '../fleet/outbound-queue.ts';
 import { loadMapping } from '../mapping/load-mapping.ts';
@@ -60,7 +60,7 @@ export const bridgeCommand: CliCommand = {
       throw new Error(`--replay ${replay} does not exist; give the path of a recording (an MCAP or SQLite3 file, a rosbag2 folder or a ROS 1 bag)`);
     }
     const tags = (options.tag as string[] | undefined) ?? [];
-    if (tags.some((tag) => tag.trim() === '')) throw new Error('a --tag value is empty; give a scenario tag such as field or robot:rc1');
+    checkScenarioTags(tags);
     const mapping = await loadMapping(mappingPath);
     const queuePath = stringOption(options, 'queue') ?? `fieldloop-queue-${robot}.db`;
     const queue = OutboundQueue.open({ path: queuePath, maxBytes, log: context.log });

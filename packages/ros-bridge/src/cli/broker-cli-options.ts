@@ -34,7 +34,7 @@ export function numberOption(options: Record<string, unknown>, name: string, fal
 }
 
 /** Throws when `url` is not an mqtt:// or mqtts:// URL. */
-export function checkBrokerUrl(url: string): void {
+function checkBrokerUrl(url: string): void {
   let protocol: string;
   try {
     protocol = new URL(url).protocol;

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { CliCommand, CliResult } from '@fieldloop/contracts';
 import { DatasetStore, DatasetStoreError } from '@fieldloop/dataset';
+import type { BrokerOptions } from '../fleet/broker-options.ts';
 import { FleetCollector, type CollectorStats } from '../fleet/collector.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../fleet/embedded-broker.ts';
 import { BROKER_CLI_OPTIONS, brokerFromCli, numberOption, stringOption, waitForStop } from './broker-cli-options.ts';
@@ -54,8 +55,9 @@ export const collectCommand: CliCommand = {
     const commitEvery = numberOption(options, 'commitEvery', 500, 1);
     const commitIntervalMs = numberOption(options, 'commitInterval', 30, 0.01) * 1000;
     const duration = numberOption(options, 'duration', 0);
-    let url = stringOption(options, 'broker');
-    if (url !== null) brokerFromCli(url, options);
+    const brokerUrl = stringOption(options, 'broker');
+    // An external broker's options are checked before anything is opened; the embedded one's are fixed.
+    let broker: BrokerOptions | null = brokerUrl === null ? null : brokerFromCli(brokerUrl, options);
     // A store that cannot be opened fails now, before the collector acknowledges samples that it could not commit.
     try {
       await (await DatasetStore.open(store)).close();
@@ -65,19 +67,18 @@ export const collectCommand: CliCommand = {
     }
     mkdirSync(dirname(resolve(statePath)), { recursive: true });
     let embedded: EmbeddedBroker | null = null;
-    const cliOptions = { ...options };
-    if (url === null) {
+    if (broker === null) {
       embedded = await startEmbeddedBroker(port);
-      url = embedded.url;
-      cliOptions.mqttVersion = '4';
-      context.log.info({ url, broker: 'aedes' }, 'no --broker given: started the embedded aedes broker');
+      broker = brokerFromCli(embedded.url, { ...options, mqttVersion: '4' });
+      context.log.info({ url: embedded.url, broker: 'aedes' }, 'no --broker given: started the embedded aedes broker');
     }
+    const url = broker.url;
     try {
       const shareGroup = stringOption(options, 'shareGroup');
       const clientId = stringOption(options, 'clientId');
       const collector = await FleetCollector.start({
         fleet,
-        broker: brokerFromCli(url, cliOptions),
+        broker,
         storeDir: store,
         statePath,
         ...(shareGroup ? { shareGroup } : {}),

@@ -96,12 +96,13 @@ export class MqttUplink implements SampleSink {
     this.client.on('error', (error) => {
       // Without a fixed protocol version the uplink speaks MQTT 5 and falls back to 3.1.1 for
       // brokers such as aedes. mqtt.js builds each reconnect's CONNECT from `client.options`.
-      if (isProtocolVersionRefusal(error) && options.broker.protocolVersion === undefined && this.client.options.protocolVersion === 5) {
+      const refused = isProtocolVersionRefusal(error);
+      if (refused && options.broker.protocolVersion === undefined && this.client.options.protocolVersion === 5) {
         this.client.options.protocolVersion = 4;
         this.log.warn({ robot: options.robot, broker: options.broker.url }, 'the broker rejected MQTT 5; the uplink reconnects with MQTT 3.1.1');
         return;
       }
-      const hint = isProtocolVersionRefusal(error) ? ' (the broker does not speak this MQTT version: set the version it speaks)' : '';
+      const hint = refused ? ' (the broker does not speak this MQTT version: set the version it speaks)' : '';
       this.log.warn({ robot: options.robot, broker: options.broker.url, error: `${error.message}${hint}` }, 'uplink connection error; retrying');
     });
   }
