@@ -50,9 +50,9 @@ describe('fieldloop tool', () => {
     const listed = fieldloop('snapshots', '--store', join(dir, 'store'));
     expect(listed.status).toBe(0);
     expect(listed.stdout).toMatch(/: 1 snapshot\n {2}v1 .* 2 samples \(train \d, val \d, test \d\), 2 new/);
-    const shown = fieldloop('snapshots', '--store', join(dir, 'store'), '--show', 'latest');
-    expect(shown.status).toBe(0);
-    expect(shown.stdout).toMatch(/label level: 2 samples, 2 distinct values/);
+    const shownLatest = fieldloop('snapshots', '--store', join(dir, 'store'), '--show', 'latest');
+    expect(shownLatest.status).toBe(0);
+    expect(shownLatest.stdout).toMatch(/label level: 2 samples, 2 distinct values/);
     const missing = fieldloop('--json', 'snapshots', '--store', join(dir, 'store'), '--show', '7');
     expect(missing.status).toBe(1);
     expect(JSON.parse(missing.stdout)).toEqual(expect.objectContaining({ error: expect.stringMatching(/its versions are 1 to 1/) }));

@@ -20,7 +20,7 @@ const perBatch = option('--per-batch', 1000);
 const side = option('--side', 32);
 const fsync = !process.argv.includes('--no-fsync');
 
-/** One field sample with random bytes: its own split key, labels for two heads. */
+/** Builds one field sample with random bytes, labels for two heads and a split key per 20 samples. */
 function makeSample(index: number): { record: SampleRecord; image: Uint8Array; input: Uint8Array } {
   const input = randomBytes(side * side * 3);
   const image = Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n'), input]);

@@ -48,7 +48,7 @@ export const snapshotsCommand: CliCommand = {
   summary: 'list the snapshots of a data set store, or show one with its statistics',
   description:
     'Without --show, lists every snapshot of --store, oldest first: version, creation time, samples per split, ' +
-    'how many samples it added and its note. With --show VERSION (or latest), prints that snapshot with its ' +
+    'how many samples it added and its note. With --show (a version, a manifest hash or latest), prints that snapshot with its ' +
     'manifest hash, parent, and counts per source, tag and label. Opens the store read-only.',
   arguments: '',
   options: [
@@ -58,7 +58,7 @@ export const snapshotsCommand: CliCommand = {
   async run(_args, options): Promise<CliResult> {
     const dir = typeof options.store === 'string' ? options.store : null;
     if (dir === null) throw new Error('snapshots needs --store DIR');
-    if (!existsSync(dir)) throw new Error(`--store ${dir} does not exist; pass the directory of a data set store`);
+    if (!existsSync(dir)) throw new Error(`--store ${dir} not found; pass the directory of a data set store`);
     const store = await DatasetStore.open(dir, { readOnly: true });
     try {
       const show = typeof options.show === 'string' ? options.show : null;

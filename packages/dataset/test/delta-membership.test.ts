@@ -29,7 +29,7 @@ function memberRows(): number {
 }
 
 /**
- * Rewrites a closed store in the layout of index schema 2: every snapshot holds a copy of each
+ * Rewrites a closed store in the layout of index schema 2: every snapshot contains a copy of each
  * member row of its parent, and there is no index by sample id.
  */
 function expandToSchema2(): void {
@@ -49,7 +49,7 @@ function expandToSchema2(): void {
   });
 }
 
-/** Each version's members as `id split addedIn`, in the order the store yields them. */
+/** Lists each version's members as `id split addedIn`, in the order the store yields them. */
 function membersOf(store: DatasetStore, versions: number[]): Record<number, string[]> {
   return Object.fromEntries(versions.map((version) => [version, [...store.samples(version)].map((s) => `${s.id} ${s.split} ${s.addedIn}`)]));
 }
@@ -93,7 +93,7 @@ describe('DatasetStore snapshot membership', () => {
     expect(trainAndVal).toHaveLength(9);
   });
 
-  it('reads a schema 2 store as it is, and converts it at the first commit', async () => {
+  it('reads and converts a schema 2 store', async () => {
     const writer = await openStore();
     await writer.createSnapshot({ note: 'v1', samples: makeSamples(4, 0) });
     await writer.createSnapshot({ note: 'v2', samples: makeSamples(3, 10, { recording: 'run-b' }) });

@@ -47,7 +47,7 @@ async function startSender(config: SenderConfig): Promise<BenchChild> {
   return { url: null, pid: null, go: () => sender.send().then(() => performance.now()), stop: () => sender.close() };
 }
 
-/** CPU time of the processes of one run, in ms; NaN for a process that is not a separate one. */
+/** CPU time of the processes of one run in ms, or NaN for a process that is not a separate one. */
 interface RunCpu {
   sender: number;
   broker: number;
@@ -55,7 +55,7 @@ interface RunCpu {
   receiver: number;
 }
 
-/** Starts measuring the CPU time of the sender, the broker and this process; the result covers the time until the call of the returned function. */
+/** Starts measuring the CPU time of the sender, the broker and this process. The result covers the time until the returned function is called. */
 function measureCpu(senderPid: number | null, brokerPid: number | null): () => RunCpu {
   const sender = processCpuMs(senderPid);
   const broker = processCpuMs(brokerPid);

@@ -123,7 +123,7 @@ describe('runIngest on a self-built drive', () => {
     const folder = join(dir, 'recordings');
     await mkdir(folder);
     await copyFile(mcapFile, join(folder, 'drive-copy.mcap'));
-    await expect(runIngest(options([folder], null, null))).rejects.toThrow(/holds recordings \(.*drive-copy\.mcap\) but is neither a rosbag2 bag directory/);
+    await expect(runIngest(options([folder], null, null))).rejects.toThrow(/contains recordings \(.*drive-copy\.mcap\) but is neither a rosbag2 bag directory/);
   });
 
   it('reads a bag directory of symbolic links', async () => {

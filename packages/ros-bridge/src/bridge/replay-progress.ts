@@ -5,7 +5,7 @@ import type { Logger, SampleRecord } from '@fieldloop/contracts';
 import type { SampleBlobs, SampleSink } from '../ingest/sample-sink.ts';
 import type { Mapping } from '../mapping/mapping.ts';
 
-/** What `<queue>.replay.json` stores: which replay it describes, and how many of its samples are queued. */
+/** Contents of `<queue>.replay.json`: the replay it describes, and how many of its samples are queued. */
 interface ReplayProgressFile {
   /** Resolved path, size and modification time of the recording, and a hash of the mapping. */
   key: string;
@@ -77,7 +77,7 @@ export class ReplayProgressSink implements SampleSink {
     if (this.queued - this.written >= WRITE_EVERY) this.write();
   }
 
-  /** Stores the count of queued samples; call it when the replay ends. */
+  /** Stores the count of queued samples. Call it when the replay ends. */
   finish(): void {
     if (this.queued !== this.written) this.write();
   }

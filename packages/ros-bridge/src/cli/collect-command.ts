@@ -56,13 +56,13 @@ export const collectCommand: CliCommand = {
     const commitIntervalMs = numberOption(options, 'commitInterval', 30, 0.01) * 1000;
     const duration = numberOption(options, 'duration', 0);
     const brokerUrl = stringOption(options, 'broker');
-    // An external broker's options are checked before anything is opened; the embedded one's are fixed.
+    // An external broker's options are checked before anything is opened. The embedded broker's are fixed.
     let broker: BrokerOptions | null = brokerUrl === null ? null : brokerFromCli(brokerUrl, options);
     // A store that cannot be opened fails now, before the collector acknowledges samples that it could not commit.
     try {
       await (await DatasetStore.open(store)).close();
     } catch (error) {
-      // A store that another writer holds is a store; the collector waits for its lock at each commit.
+      // A store that another writer holds is a store, and the collector waits for its lock at each commit.
       if (!(error instanceof DatasetStoreError && error.code === 'locked')) throw error;
     }
     mkdirSync(dirname(resolve(statePath)), { recursive: true });

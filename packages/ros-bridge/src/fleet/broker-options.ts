@@ -45,8 +45,8 @@ export function mqttClientOptions(broker: BrokerOptions, session: IClientOptions
   const options: IClientOptions = {
     protocolVersion: broker.protocolVersion ?? 5,
     reconnectPeriod: broker.reconnectPeriodMs ?? 1000,
-    // mqtt.js stops reconnecting after a refused CONNACK (server unavailable, not authorized,
-    // protocol version) unless told otherwise; a robot or collector must keep trying.
+    // Without this option mqtt.js stops reconnecting after a refused CONNACK (server unavailable,
+    // not authorized, protocol version), but a robot or collector must keep trying.
     reconnectOnConnackError: true,
     connectTimeout: 10_000,
     ...session,

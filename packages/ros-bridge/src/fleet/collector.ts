@@ -83,7 +83,7 @@ type IntakeOutcome =
 
 const TOPIC_ROBOT = /^fieldloop\/[^/]+\/robots\/([^/]+)\/samples$/;
 const LOGGED_REJECTIONS_PER_ROBOT = 5;
-/** Longest wait between background attempts to commit a field batch after failures. */
+/** Maximum wait between background attempts to commit a field batch after failures. */
 const MAX_COMMIT_BACKOFF_MS = 60_000;
 const STORE_ADD_CONCURRENCY = 32;
 
@@ -263,7 +263,7 @@ export class FleetCollector {
   /**
    * Commits the pending samples unless a commit is already queued or a failed one is backing off.
    * After a failure the next attempt waits 1 s, doubling up to 60 s, so a store that keeps failing
-   * (a full disk, a lock held elsewhere) is not retried for every message group; `close` still
+   * (a full disk, a lock held elsewhere) is not retried for every message group. `close` still
    * makes a last attempt.
    */
   private commitInBackground(): void {

@@ -29,13 +29,13 @@ export async function findLabelFile(folder: string): Promise<string> {
   if (csv.length === 0) {
     // A folder of recordings that is not a rosbag2 bag directory also lands here, so the error names them.
     const recordings: string[] = [];
-    for (const name of names.sort()) {
+    for (const name of [...names].sort()) {
       const kind = await detectKind(join(folder, name)).catch(() => 'unknown');
       if (kind === 'mcap' || kind === 'rosbag2-sqlite3' || kind === 'ros1-bag') recordings.push(join(folder, name));
     }
     if (recordings.length > 0) {
       throw new LabelFileError(
-        `${folder} holds recordings (${recordings.join(', ')}) but is neither a rosbag2 bag directory (metadata.yaml, or ` +
+        `${folder} contains recordings (${recordings.join(', ')}) but is neither a rosbag2 bag directory (metadata.yaml, or ` +
           'storage files named <bag name>_<N>.mcap or .db3) nor an image folder with a label file; pass the recording files themselves',
       );
     }

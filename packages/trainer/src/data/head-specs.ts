@@ -40,7 +40,7 @@ export function buildHeadSpecs(store: DatasetStore, snapshot: SnapshotRef, heads
   });
 }
 
-/** Every distinct value of a head's labels in a snapshot, as `String(value)`. */
+/** Returns every distinct value of a head's labels in a snapshot, as `String(value)`. */
 function labelValuesOf(store: DatasetStore, snapshot: SnapshotRef, name: string): string[] {
   const values = new Set<string>();
   for (const record of store.samples(snapshot)) {
