@@ -68,6 +68,10 @@ describe('ingestFolder', () => {
     expect(records.map((r) => r.labels.steering)).toEqual([0, -32, 0]);
     const untransformed = new ArraySink();
     await ingestFolder(dir, { mapping: parseMapping({ folder: {}, labels: { steering: { column: 'value' } } }, 'm.yaml'), sink: untransformed });
+    const missingLabels = parseMapping({ folder: { labels: 'absent.txt' }, labels: { steering: { column: 'value' } } }, 'm.yaml');
+    await expect(ingestFolder(dir, { mapping: missingLabels, sink: new ArraySink() })).rejects.toThrow(
+      /the label file .*absent\.txt cannot be read: .*Name an existing file of the image folder with folder\.labels/,
+    );
     expect(untransformed.samples.map((s) => s.record.labels.steering)).toEqual([90, 58, 90]);
     expect(records[0]?.tags).toEqual(['night']);
     expect(records[0]?.width).toBe(4);

@@ -68,7 +68,8 @@ describe('parseMapping', () => {
     await writeFile(file, 'image:\n  topic: /cam\nlabels:\n  steer:\n    topic: /servo\n    field: data\n');
     const mapping = await loadMapping(file);
     expect(mapping.labels[0]?.topic).toBe('/servo');
-    await expect(loadMapping(join(dir, 'absent.yaml'))).rejects.toThrow(/absent\.yaml cannot be read/);
+    await expect(loadMapping(join(dir, 'absent.yaml'))).rejects.toThrow(/absent\.yaml cannot be read: .*; check the path/);
+    await expect(loadMapping(dir)).rejects.toThrow(/cannot be read: .*; it is a directory: pass a mapping file in it/);
     await writeFile(file, 'image: [unclosed');
     await expect(loadMapping(file)).rejects.toThrow(/is not valid YAML or JSON/);
   });

@@ -120,11 +120,12 @@ describe('fleet commands', () => {
   });
 
   it('bridge checks options before creating its queue', async () => {
-    const cases: Array<[Record<string, string>, RegExp]> = [
+    const cases: Array<[Record<string, string | string[]>, RegExp]> = [
       [{ rate: 'fast' }, /invalid --rate "fast"/],
       [{ broker: 'http://127.0.0.1:1883' }, /invalid --broker .*mqtt:\/\//],
       [{ replay: join(dir, 'missing.mcap') }, /--replay .*missing\.mcap does not exist/],
       [{ mqttVersion: '3' }, /invalid --mqtt-version "3"/],
+      [{ tag: ['field', ' '] }, /a --tag value is empty/],
     ];
     for (const [extra, message] of cases) {
       const queue = join(dir, `checked-queue-${Object.keys(extra)[0]}.db`);
