@@ -49,6 +49,17 @@ export interface BlobPutOptions {
   hashVerified?: boolean;
 }
 
+/**
+ * Bytes of one blob inside a file that no one changes any more, such as a closed journal segment.
+ * `BlobStaging.putFile` stages it from there.
+ */
+export interface FileBlob {
+  path: string;
+  /** Byte offset of the blob's first byte in the file. */
+  offset: number;
+  length: number;
+}
+
 /** A set of blob writes that become visible together. */
 export interface BlobStaging {
   /** Unique among the store's staging sessions. */
@@ -59,6 +70,14 @@ export interface BlobStaging {
    * `options.hashVerified` is set.
    */
   put(bytes: Uint8Array, expectedSha256?: string, options?: BlobPutOptions): Promise<string>;
+  /**
+   * Stages the blob that lies in a file, whose bytes the caller has checked to hash to `sha256`.
+   * A session without this method gets the bytes through `put` instead. A PackedBlobStore session
+   * takes the whole file in as one of its packs, through a hard link, so the bytes are not copied;
+   * the file must therefore never change again. Where the file cannot be linked (another file
+   * system), the session copies the bytes.
+   */
+  putFile?(blob: FileBlob, sha256: string): Promise<string>;
   /**
    * Publishes every staged blob to the store and then runs `record`, which typically writes the
    * index rows that reference the blobs. If `record` throws, the blobs that this commit added

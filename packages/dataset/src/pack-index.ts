@@ -55,20 +55,20 @@ export class PackIndex {
   }
 
   /**
-   * Runs `step` in one SQLite transaction together with recording a pack's new committed length
-   * and the entries of the blobs appended to it. The first pack of a version 1 index adds the pack
-   * tables in the same transaction. An entry for a blob that is already packed is skipped, so the
-   * earlier copy stays the one read. With `pack` null only `step` runs.
+   * Runs `step` in one SQLite transaction together with recording the new committed length of
+   * each pack in `packs` and the entries of the blobs in them. The first pack of a version 1 index
+   * adds the pack tables in the same transaction. An entry for a blob that is already packed is
+   * skipped, so the earlier copy stays the one read. With no packs only `step` runs.
    */
-  commit(pack: PackRow | null, entries: readonly PackedBlobEntry[], step: () => void): void {
+  commit(packs: readonly PackRow[], entries: readonly PackedBlobEntry[], step: () => void): void {
     const hadTables = this.prepared() !== null;
     try {
       this.db
         .transaction(() => {
-          if (pack !== null) {
+          if (packs.length > 0) {
             addPackTables(this.db);
             const statements = this.prepared() as PackStatements;
-            statements.upsertPack.run(pack);
+            for (const pack of packs) statements.upsertPack.run(pack);
             for (const entry of entries) statements.insertEntry.run(entry);
           }
           step();

@@ -1,5 +1,7 @@
-import type { BlobPutOptions, BlobStaging } from './blob-store.ts';
-import type { PackedBlobEntry, PackIndex } from './pack-index.ts';
+import { unlink } from 'node:fs/promises';
+import type { BlobPutOptions, BlobStaging, FileBlob } from './blob-store.ts';
+import { readFileBlob } from './file-blob.ts';
+import type { PackedBlobEntry, PackIndex, PackRow } from './pack-index.ts';
 import type { PackWriter } from './pack-writer.ts';
 import { stageOnce } from './stage-once.ts';
 
@@ -14,10 +16,24 @@ export interface PackStagingContext {
   hashChecked: (bytes: Uint8Array, expectedSha256: string | undefined, options: BlobPutOptions | undefined) => string;
   /** Opens the pack that this session appends to. Called at the first blob that the store lacks. */
   openWriter: () => Promise<PackWriter>;
-  /** Flushes the directory entry of a pack file that the writer created. */
+  /** Flushes the directory entry of a pack file that the writer created or that the session adopted. */
   syncCreatedPack: () => Promise<void>;
+  /**
+   * Makes a file one of the store's packs under a new pack id through a hard link, after syncing
+   * its bytes. Resolves to null where the file cannot be linked into the packs directory, such as
+   * from another file system.
+   */
+  adoptFile: (path: string) => Promise<AdoptedPack | null>;
   /** Called once when the session has committed or rolled back, with its writer if it opened one. */
   onFinished: (writer: PackWriter | null, committed: boolean) => void;
+}
+
+/** A file that a session linked into the packs directory, to be recorded as a pack of `size` bytes at commit. */
+export interface AdoptedPack {
+  id: number;
+  /** The link in the packs directory. */
+  path: string;
+  size: number;
 }
 
 type StagingState = 'open' | 'committing' | 'committed' | 'aborted';
@@ -28,6 +44,11 @@ type StagingState = 'open' | 'committing' | 'committed' | 'aborted';
  * SQLite transaction. The blobs become visible with that transaction. A process that dies before
  * it leaves only bytes after the pack's committed length, or a new pack file that no row names,
  * and recovery removes both.
+ *
+ * `putFile` adopts the file that contains a blob as a pack of its own, linked into the packs
+ * directory, and records the blob where it lies in that file. Such a pack has no pack magic and
+ * no record headers, so reads check the blob's sha256 alone, and no session appends to it. An adopted
+ * link that no commit recorded is a pack file without a row, which recovery removes.
  */
 export class PackStaging implements BlobStaging {
   readonly id: string;
@@ -36,6 +57,8 @@ export class PackStaging implements BlobStaging {
   private readonly writes = new Map<string, Promise<void>>();
   private readonly entries: PackedBlobEntry[] = [];
   private writer: Promise<PackWriter> | null = null;
+  /** Files adopted as packs, by their path outside the store; null where the file could not be linked. */
+  private readonly adopted = new Map<string, Promise<AdoptedPack | null>>();
   private state: StagingState = 'open';
 
   constructor(context: PackStagingContext) {
@@ -47,6 +70,13 @@ export class PackStaging implements BlobStaging {
     this.checkOpen('put');
     const sha256 = this.context.hashChecked(bytes, expectedSha256, options);
     await stageOnce(this.writes, sha256, () => this.stage(sha256, bytes));
+    return sha256;
+  }
+
+  async putFile(blob: FileBlob, sha256: string): Promise<string> {
+    this.checkOpen('put');
+    this.context.hashChecked(Buffer.alloc(0), sha256, { hashVerified: true });
+    await stageOnce(this.writes, sha256, () => this.stageFile(sha256, blob));
     return sha256;
   }
 
@@ -63,13 +93,11 @@ export class PackStaging implements BlobStaging {
     try {
       for (const write of this.writes.values()) await write;
       writer = this.writer === null ? null : await this.writer;
-      if (writer !== null && this.context.fsync) {
-        await writer.sync();
-        if (writer.created) await this.context.syncCreatedPack();
-      } else if (writer !== null) {
-        await writer.flush();
-      }
-      this.recordInTransaction(writer, record);
+      const adopted = await this.adoptedPacks();
+      if (writer !== null && this.context.fsync) await writer.sync();
+      else if (writer !== null) await writer.flush();
+      if (this.context.fsync && (writer?.created === true || adopted.length > 0)) await this.context.syncCreatedPack();
+      this.recordInTransaction(writer, adopted, record);
     } catch (error) {
       // A put that failed after the writer opened leaves `writer` unset here, but the pack has bytes to remove.
       writer ??= this.writer === null ? null : await this.writer.catch(() => null);
@@ -98,9 +126,37 @@ export class PackStaging implements BlobStaging {
     this.entries.push({ sha256, pack: writer.id, offset, length: bytes.length });
   }
 
-  private recordInTransaction(writer: PackWriter | null, record: (() => void | Promise<void>) | undefined): void {
-    const pack = writer === null || this.entries.length === 0 ? null : { id: writer.id, committed_bytes: writer.size };
-    this.context.index.commit(pack, this.entries, () => {
+  /** Stages a blob from a file that this session adopted as a pack, or copies its bytes where the file could not be adopted. */
+  private async stageFile(sha256: string, blob: FileBlob): Promise<void> {
+    let adoption = this.adopted.get(blob.path);
+    if (adoption === undefined) {
+      adoption = this.context.adoptFile(blob.path);
+      this.adopted.set(blob.path, adoption);
+    }
+    const pack = await adoption;
+    if (pack === null) {
+      await this.stage(sha256, await readFileBlob(blob));
+      return;
+    }
+    if (!Number.isSafeInteger(blob.offset) || !Number.isSafeInteger(blob.length) || blob.offset < 0 || blob.length < 0 || blob.offset + blob.length > pack.size) {
+      throw new RangeError(
+        `blob ${sha256} at offset ${blob.offset} with length ${blob.length} does not lie within ${blob.path}, which is ${pack.size} bytes long`,
+      );
+    }
+    // A blob the store has already keeps its first copy, because the commit skips entries of packed blobs.
+    this.entries.push({ sha256, pack: pack.id, offset: blob.offset, length: blob.length });
+  }
+
+  /** Waits for every adoption and returns the adopted packs. Throws the error of an adoption that failed. */
+  private async adoptedPacks(): Promise<AdoptedPack[]> {
+    const packs = await Promise.all(this.adopted.values());
+    return packs.filter((pack): pack is AdoptedPack => pack !== null);
+  }
+
+  private recordInTransaction(writer: PackWriter | null, adopted: readonly AdoptedPack[], record: (() => void | Promise<void>) | undefined): void {
+    const packs: PackRow[] = adopted.map((pack) => ({ id: pack.id, committed_bytes: pack.size }));
+    if (writer !== null && this.entries.some((entry) => entry.pack === writer.id)) packs.push({ id: writer.id, committed_bytes: writer.size });
+    this.context.index.commit(packs, this.entries, () => {
       const result = record?.();
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
         throw new TypeError(
@@ -118,6 +174,7 @@ export class PackStaging implements BlobStaging {
    */
   private async finish(writer: PackWriter | null, committed: boolean, cause: unknown): Promise<void> {
     this.state = committed ? 'committed' : 'aborted';
+    if (!committed) await this.unlinkAdopted();
     try {
       if (writer === null) return;
       if (committed) {
@@ -136,6 +193,14 @@ export class PackStaging implements BlobStaging {
       });
     } finally {
       this.context.onFinished(writer, committed);
+    }
+  }
+
+  /** Removes the links of adopted files after a roll-back. The next recovery removes a link left behind. */
+  private async unlinkAdopted(): Promise<void> {
+    const adoptions = await Promise.allSettled(this.adopted.values());
+    for (const adoption of adoptions) {
+      if (adoption.status === 'fulfilled' && adoption.value !== null) await unlink(adoption.value.path).catch(() => undefined);
     }
   }
 

@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, stat, truncate, unlink } from 'node:fs/promises';
+import { link, mkdir, open, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { sha256Hex, type Logger } from '@fieldloop/contracts';
 import type Database from 'better-sqlite3';
 import { BlobError } from './blob-error.ts';
 import type { BlobPutOptions, BlobStaging, BlobStore, StagingRecovery } from './blob-store.ts';
 import { fsyncDirectory, hasErrorCode, readDirIfPresent } from './durable-file.ts';
+import { readFully } from './file-blob.ts';
 import type { LocalBlobStore } from './local-blob-store.ts';
-import { findRecordHeaderMismatch, packFileName, parsePackFileName, RECORD_HEADER_BYTES } from './pack-format.ts';
+import { findRecordHeaderMismatch, PACK_MAGIC, packFileName, parsePackFileName, RECORD_HEADER_BYTES } from './pack-format.ts';
 import { PackIndex, type PackedBlobEntry } from './pack-index.ts';
-import { PackStaging } from './pack-staging.ts';
+import { PackStaging, type AdoptedPack } from './pack-staging.ts';
 import { PackWriter } from './pack-writer.ts';
 
 export interface PackedBlobStoreOptions {
@@ -40,6 +41,9 @@ interface PackState {
 /** Pack length at which a new staging session starts a new pack rather than append. */
 const PACK_TARGET_BYTES = 256 * 1024 * 1024;
 
+/** Errors of link(2) that mean the file cannot be linked into the packs directory, so its bytes are copied instead. */
+const LINK_UNSUPPORTED = ['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'];
+
 /**
  * A BlobStore over two layouts in one store directory: loose blobs, one file each, and pack files
  * that contain many blobs, with their offsets in the `packed_blobs` table of the store's index.
@@ -58,6 +62,8 @@ export class PackedBlobStore implements BlobStore {
   private readonly log: Logger | undefined;
   /** Read from the index and the packs directory at the first pack session or recovery. */
   private packState: PackState | null = null;
+  /** Pack magic found or not, by pack id, for each pack read so far. An adopted file has no magic and no record headers. */
+  private readonly nativePacks = new Map<number, boolean>();
 
   constructor(options: PackedBlobStoreOptions) {
     this.loose = options.loose;
@@ -116,6 +122,7 @@ export class PackedBlobStore implements BlobStore {
       hashChecked: (bytes, expected, options) => this.loose.hashChecked(bytes, expected, options),
       openWriter: () => this.openWriter(appendable),
       syncCreatedPack: () => fsyncDirectory(this.packsDir),
+      adoptFile: (path) => this.adoptFile(path),
       onFinished: (writer, committed) => {
         if (writer === null) state.appendable ??= appendable;
         else if (committed) state.appendable = writer.size < PACK_TARGET_BYTES ? writer.id : null;
@@ -178,8 +185,10 @@ export class PackedBlobStore implements BlobStore {
     const newest = rows.at(-1);
     let appendable: number | null = null;
     if (newest !== undefined && fileIds.includes(newest.id)) {
-      const { size } = await stat(join(this.packsDir, packFileName(newest.id)));
-      if (size >= newest.committed_bytes && size < PACK_TARGET_BYTES) appendable = newest.id;
+      const path = join(this.packsDir, packFileName(newest.id));
+      const { size } = await stat(path);
+      // An adopted file has no pack magic, and records appended to it would change a file that its writer may still read.
+      if (size >= newest.committed_bytes && size < PACK_TARGET_BYTES && (await startsWithPackMagic(path))) appendable = newest.id;
     }
     this.packState = { nextId, appendable };
     return this.packState;
@@ -197,6 +206,38 @@ export class PackedBlobStore implements BlobStore {
       } catch (error) {
         // A file that another session created in the meantime keeps its id.
         if (!hasErrorCode(error, 'EEXIST')) throw error;
+      }
+    }
+  }
+
+  /**
+   * Links a file into the packs directory under a new pack id, after syncing its bytes, so the
+   * store reads blobs from it in place. Resolves to null where the file system cannot link it
+   * there, so the caller copies the bytes.
+   */
+  private async adoptFile(path: string): Promise<AdoptedPack | null> {
+    const state = await this.readPackState();
+    await this.createPacksDir();
+    let size: number;
+    const handle = await open(path, 'r');
+    try {
+      if (this.fsync) await handle.datasync();
+      size = (await handle.stat()).size;
+    } finally {
+      await handle.close();
+    }
+    for (;;) {
+      const id = state.nextId;
+      state.nextId += 1;
+      const target = join(this.packsDir, packFileName(id));
+      try {
+        await link(path, target);
+        return { id, path: target, size };
+      } catch (error) {
+        // A file that another session created in the meantime keeps its id.
+        if (hasErrorCode(error, 'EEXIST')) continue;
+        if (LINK_UNSUPPORTED.some((code) => hasErrorCode(error, code))) return null;
+        throw new Error(`Linking ${path} into the packs directory as ${target} failed: ${(error as Error).message}`, { cause: error });
       }
     }
   }
@@ -223,23 +264,23 @@ export class PackedBlobStore implements BlobStore {
       }
       throw error;
     }
-    const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + length);
-    let bytesRead = 0;
+    let headerBytes = 0;
+    let record: Buffer;
+    let bytesRead: number;
     try {
-      while (bytesRead < record.length) {
-        const read = await handle.read(record, bytesRead, record.length - bytesRead, offset - RECORD_HEADER_BYTES + bytesRead);
-        if (read.bytesRead === 0) break;
-        bytesRead += read.bytesRead;
-      }
+      // An adopted file has no record headers, so only the blob's bytes are read from it.
+      headerBytes = (await this.isNativePack(entry.pack, handle)) ? RECORD_HEADER_BYTES : 0;
+      record = Buffer.allocUnsafe(headerBytes + length);
+      bytesRead = await readFully(handle, record, offset - headerBytes);
     } finally {
       await handle.close();
     }
+    const header = record.subarray(0, headerBytes);
     const problem =
       bytesRead < record.length
         ? `the pack ends ${record.length - bytesRead} bytes before the end of the blob's record`
-        : (findRecordHeaderMismatch(record.subarray(0, RECORD_HEADER_BYTES), sha256, length) ??
-          hashProblem(record.subarray(RECORD_HEADER_BYTES), sha256));
-    if (problem === null) return record.subarray(RECORD_HEADER_BYTES);
+        : ((headerBytes > 0 ? findRecordHeaderMismatch(header, sha256, length) : null) ?? hashProblem(record.subarray(headerBytes), sha256));
+    if (problem === null) return record.subarray(headerBytes);
     throw new BlobError(
       'corrupted',
       sha256,
@@ -248,6 +289,27 @@ export class PackedBlobStore implements BlobStore {
         `Restore ${path} from a backup, or delete the blob's entry with ` +
         `sqlite3 ${this.db.name} "DELETE FROM packed_blobs WHERE sha256 = '${sha256}'" and ingest its source again.`,
     );
+  }
+
+  /** Tells whether a pack starts with the pack magic, reading it once per pack. */
+  private async isNativePack(id: number, handle: FileHandle): Promise<boolean> {
+    let native = this.nativePacks.get(id);
+    if (native === undefined) {
+      const magic = Buffer.alloc(PACK_MAGIC.length);
+      native = (await readFully(handle, magic, 0)) === magic.length && magic.equals(PACK_MAGIC);
+      this.nativePacks.set(id, native);
+    }
+    return native;
+  }
+}
+
+async function startsWithPackMagic(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const magic = Buffer.alloc(PACK_MAGIC.length);
+    return (await readFully(handle, magic, 0)) === magic.length && magic.equals(PACK_MAGIC);
+  } finally {
+    await handle.close();
   }
 }
 

@@ -1,4 +1,5 @@
 import type { LabelValue, SampleRecord } from '@fieldloop/contracts';
+import type { FileBlob } from './blob-store.ts';
 import { isSha256Hex } from './is-sha256-hex.ts';
 
 /** Bytes of a sample as `SnapshotBuilder.add` takes them. */
@@ -9,6 +10,15 @@ export interface SampleBlobs {
   input: Uint8Array;
 }
 
+/**
+ * Places of a sample's blobs in files that no one changes any more, as `SnapshotBuilder.add` takes
+ * them from a caller that checked their hashes when it wrote them.
+ */
+export interface SampleFileBlobs {
+  image: FileBlob;
+  input: FileBlob;
+}
+
 const DECIMAL_NANOSECONDS = /^(0|[1-9][0-9]*)$/;
 
 /**
@@ -16,7 +26,7 @@ const DECIMAL_NANOSECONDS = /^(0|[1-9][0-9]*)$/;
  * It checks the field types and forms, that tags are sorted and unique, and that the input is
  * `width * height * 3` bytes long. Blob hashes are checked separately, against the bytes.
  */
-export function findSampleRecordProblems(record: SampleRecord, input: Uint8Array): string[] {
+export function findSampleRecordProblems(record: SampleRecord, input: { readonly length: number }): string[] {
   const problems: string[] = [];
   for (const field of ['id', 'imageSha256', 'inputSha256'] as const) {
     if (!isSha256Hex(record[field])) {

@@ -6,10 +6,11 @@ import {
   type SnapshotStats,
   type Split,
 } from '@fieldloop/contracts';
-import type { BlobStaging } from './blob-store.ts';
+import type { BlobStaging, FileBlob } from './blob-store.ts';
 import { DatasetStoreError } from './dataset-store-error.ts';
+import { readFileBlob } from './file-blob.ts';
 import { computeManifestHash, type ManifestMember } from './manifest-hash.ts';
-import { canonicalLabelsJson, findSampleRecordProblems, type SampleBlobs } from './sample-validation.ts';
+import { canonicalLabelsJson, findSampleRecordProblems, type SampleBlobs, type SampleFileBlobs } from './sample-validation.ts';
 import { addToSnapshotStats, emptySnapshotStats, sortSnapshotStats } from './snapshot-stats.ts';
 import { assignSplit, type SplitRatios } from './split-assigner.ts';
 import { sampleRowToRecord, type SampleRow, type Sighting, type SnapshotRow, type SnapshotWrite, type StoreIndex } from './store-index.ts';
@@ -49,9 +50,13 @@ export interface AddSampleOptions {
    * bytes already, such as one that checked them when the bytes arrived and read them back
    * through its own checksum. The builder then checks only that they equal the record's
    * `imageSha256` and `inputSha256`, and does not hash the bytes. Without it the builder hashes
-   * both blobs.
+   * both blobs. Required when the blobs are given as `SampleFileBlobs`.
    */
   verifiedSha256?: { image: string; input: string };
+}
+
+function isFileBlob(blob: Uint8Array | FileBlob): blob is FileBlob {
+  return !(blob instanceof Uint8Array);
 }
 
 /**
@@ -90,9 +95,15 @@ export class SnapshotBuilder {
    * its hashes, and `sample-conflict` for an id that is already used by different content. Both
    * are raised before anything is written, so the builder stays usable. When a blob write fails,
    * the builder can only abort. `options.verifiedSha256` replaces the hashing of the blobs.
+   * Blobs given as `SampleFileBlobs` are staged from their files, which a packed store adopts as
+   * packs without copying them (`BlobStaging.putFile`); they need `options.verifiedSha256`.
    */
-  async add(record: SampleRecord, blobs: SampleBlobs, options: AddSampleOptions = {}): Promise<void> {
+  async add(record: SampleRecord, blobs: SampleBlobs | SampleFileBlobs, options: AddSampleOptions = {}): Promise<void> {
     this.checkOpen('add a sample to');
+    const inFiles = isFileBlob(blobs.input) || isFileBlob(blobs.image);
+    if (inFiles && options.verifiedSha256 === undefined) {
+      throw this.error('invalid-state', `add() of sample ${String(record.id)} got its blobs as files but no verifiedSha256; hash the bytes and pass both hashes.`);
+    }
     this.validate(record, blobs, options.verifiedSha256);
     const labelsJson = canonicalLabelsJson(record.labels);
     const stored = this.checkConsistent(record, labelsJson);
@@ -102,8 +113,8 @@ export class SnapshotBuilder {
       this.staging ??= this.context.beginStaging();
       const staging = await this.staging;
       // `validate` checked both hashes against the bytes, or against the caller's verified ones.
-      await staging.put(blobs.input, record.inputSha256, { hashVerified: true });
-      await staging.put(blobs.image, record.imageSha256, { hashVerified: true });
+      await stageBlob(staging, blobs.input, record.inputSha256);
+      await stageBlob(staging, blobs.image, record.imageSha256);
     } catch (error) {
       this.writeFailure ??= error;
       throw new DatasetStoreError(
@@ -201,15 +212,16 @@ export class SnapshotBuilder {
     await staging?.abort();
   }
 
-  private validate(record: SampleRecord, blobs: SampleBlobs, verified: AddSampleOptions['verifiedSha256']): void {
+  /** Checks the record and the blobs' hashes; `verified` is required for blobs in files, as `add` checks. */
+  private validate(record: SampleRecord, blobs: SampleBlobs | SampleFileBlobs, verified: AddSampleOptions['verifiedSha256']): void {
     const problems = findSampleRecordProblems(record, blobs.input);
     if (problems.length === 0) {
       const origin = verified === undefined ? 'bytes hash to' : 'verified hash is';
-      const inputHash = verified?.input ?? sha256Hex(blobs.input);
+      const inputHash = verified?.input ?? sha256Hex(blobs.input as Uint8Array);
       if (inputHash !== record.inputSha256) {
         problems.push(`input ${origin} ${inputHash}, not inputSha256 ${record.inputSha256}`);
       }
-      const imageHash = verified?.image ?? sha256Hex(blobs.image);
+      const imageHash = verified?.image ?? sha256Hex(blobs.image as Uint8Array);
       if (imageHash !== record.imageSha256) {
         problems.push(`image ${origin} ${imageHash}, not imageSha256 ${record.imageSha256}`);
       }
@@ -335,6 +347,13 @@ export class SnapshotBuilder {
     const message = `Snapshot ${parent} in store ${this.context.storeDir}: ${detail}`;
     return new DatasetStoreError(code, this.context.storeDir, message);
   }
+}
+
+/** Stages one blob whose hash was checked: from its file where the session can take it in place, otherwise as bytes. */
+async function stageBlob(staging: BlobStaging, blob: Uint8Array | FileBlob, sha256: string): Promise<void> {
+  if (!isFileBlob(blob)) await staging.put(blob, sha256, { hashVerified: true });
+  else if (staging.putFile !== undefined) await staging.putFile(blob, sha256);
+  else await staging.put(await readFileBlob(blob), sha256, { hashVerified: true });
 }
 
 /** Builds the manifest of a snapshot from the row that stores it. */

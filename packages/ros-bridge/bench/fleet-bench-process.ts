@@ -27,9 +27,13 @@ export interface BenchChild {
   stop(): Promise<void>;
 }
 
+/** Extra Node options for every child, such as `--cpu-prof --cpu-prof-dir=DIR`, from `FLEET_BENCH_CHILD_NODE_OPTIONS`; Node refuses profiling options in NODE_OPTIONS. */
+const CHILD_NODE_OPTIONS = (process.env.FLEET_BENCH_CHILD_NODE_OPTIONS ?? '').split(' ').filter((option) => option !== '');
+
 /** Forks `fleet-bench-child.ts` for one role and resolves once it is connected and ready. */
 export function startBenchChild(role: ChildRole): Promise<BenchChild> {
-  const child: ChildProcess = fork(CHILD_SCRIPT, [JSON.stringify(role)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const execArgv = ['--import', 'tsx', ...CHILD_NODE_OPTIONS];
+  const child: ChildProcess = fork(CHILD_SCRIPT, [JSON.stringify(role)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let onSent: { resolve: (sentAt: number) => void; reject: (error: Error) => void } | null = null;
   let stopping = false;

@@ -10,6 +10,8 @@
 // `--no-store-alone` skips the store-alone runs, so that a CPU profile of the bench process shows the collector alone.
 // Usage: npx nx run ros-bridge:bench-fleet [-- --samples N] [--in-process] [--sync full|normal] [--no-store-fsync] [--in-flight N] [--connections N]
 //   [--no-store-alone]
+// FLEET_BENCH_CHILD_NODE_OPTIONS passes Node options to the child processes, for example
+// `--cpu-prof --cpu-prof-dir=DIR` to profile the robot side and aedes.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -130,6 +132,7 @@ async function fleetRun(url: string, version: 4 | 5, dir: string, brokerPid: num
     connections: version === 5 ? connections : 1,
     synchronous,
     storeFsync,
+    ...(process.env.CACHE_BYTES ? { payloadCacheBytes: Number(process.env.CACHE_BYTES) } : {}),
   });
   const robot = await startSender({ kind: 'robot', url, protocolVersion: version, samples: count, seed, dir, synchronous, maxInFlight });
   const start = performance.now();

@@ -41,6 +41,11 @@ export interface PendingSample {
    * from SQLite, which keeps no checksum of its own.
    */
   verified: boolean;
+  /**
+   * Place of the payload in a sealed intake journal segment, or null for a payload kept in
+   * SQLite. The file stays as it is until the row is settled.
+   */
+  file: { path: string; offset: number } | null;
 }
 
 export type ReceiveOutcome = 'accepted' | 'duplicate-sequence' | 'duplicate-content';
@@ -283,13 +288,18 @@ export class CollectorState {
   /**
    * Returns up to `limit` pending samples, oldest first, with their payloads from memory, or read
    * from the journal for rows that an earlier process received or that the memory bound let go.
+   * Seals the journal first, so every returned payload in the journal lies in a file that no later
+   * write changes.
    */
   pending(limit: number): PendingSample[] {
+    this.journal?.seal();
     const rows = this.sql('SELECT id, robot, sample_id, payload, segment, offset, length, crc FROM pending ORDER BY id LIMIT ?').all(limit) as PendingRow[];
     return rows.map((row) => {
       const cached = this.payloads.get(row.id);
       const payload = cached ?? this.payloadOf(row);
-      return { rowId: row.id, robot: row.robot, sampleId: row.sample_id, payload, verified: cached !== undefined || (row.segment !== null && this.journal !== null) };
+      const inJournal = row.segment !== null && this.journal !== null;
+      const file = inJournal ? { path: this.journal.segmentPath(row.segment as number), offset: IntakeJournal.payloadOffset(row as JournalRecordRef) } : null;
+      return { rowId: row.id, robot: row.robot, sampleId: row.sample_id, payload, verified: cached !== undefined || inJournal, file };
     });
   }
 

@@ -1,5 +1,5 @@
 import { assertFleetId, fleetTopics, type Logger, type SampleRecord } from '@fieldloop/contracts';
-import { DatasetStore, DatasetStoreError, type DatasetStoreOptions } from '@fieldloop/dataset';
+import { DatasetStore, DatasetStoreError, type DatasetStoreOptions, type FileBlob } from '@fieldloop/dataset';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { BrokerOptions } from './broker-options.ts';
 import { connectCollector } from './collector-connection.ts';
@@ -97,6 +97,11 @@ async function openStoreWithRetry(dir: string, options: DatasetStoreOptions, att
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
+}
+
+/** Returns the place of a part of a payload in the file that contains the payload at `file.offset`. */
+function inFile(file: { path: string; offset: number }, payload: Uint8Array, part: Uint8Array): FileBlob {
+  return { path: file.path, offset: file.offset + (part.byteOffset - payload.byteOffset), length: part.length };
 }
 
 /**
@@ -414,10 +419,18 @@ export class FleetCollector {
           const decoded = decodeFleetMessage(row.payload, { checkHashes: false });
           if (decoded.kind !== 'sample') return;
           const record: SampleRecord = decoded.sample.record;
-          // A verified payload has the bytes checked on arrival, so the store need not hash them again.
-          const options = row.verified ? { verifiedSha256: { image: record.imageSha256, input: record.inputSha256 } } : {};
+          const { image, input } = decoded.sample;
           try {
-            await builder.add(record, { image: decoded.sample.image, input: decoded.sample.input }, options);
+            if (row.verified) {
+              // The bytes were checked on arrival, so the store need not hash them again. Blobs in
+              // a sealed journal segment are staged from there, so the store can take the segment
+              // in as a pack instead of writing the bytes a second time.
+              const verifiedSha256 = { image: record.imageSha256, input: record.inputSha256 };
+              const blobs = row.file === null ? { image, input } : { image: inFile(row.file, row.payload, image), input: inFile(row.file, row.payload, input) };
+              await builder.add(record, blobs, { verifiedSha256 });
+            } else {
+              await builder.add(record, { image, input });
+            }
           } catch (error) {
             if (!(error instanceof DatasetStoreError) || (error.code !== 'invalid-sample' && error.code !== 'sample-conflict')) throw error;
             this.reject(row.robot, fleetTopics.samples(this.options.fleet, row.robot), error.message);

@@ -147,6 +147,24 @@ export class IntakeJournal {
     return crc32(payload) === ref.crc ? payload : null;
   }
 
+  /** Path of a segment file. */
+  segmentPath(segment: number): string {
+    return this.path(segment);
+  }
+
+  /** Byte offset in its segment file of the payload of a record. */
+  static payloadOffset(ref: JournalRecordRef): number {
+    return ref.offset + HEADER_BYTES;
+  }
+
+  /**
+   * Starts a new segment unless the current one is empty, so every record written so far lies in
+   * a file that no write changes again. A data set store may then take those files in as packs.
+   */
+  seal(): void {
+    if (this.written + this.bufferedBytes > 0) this.rollOver();
+  }
+
   /** Deletes the segment files before the current one that are not in `referenced`. */
   removeSegmentsExcept(referenced: ReadonlySet<number>): void {
     for (const segment of this.segments()) {

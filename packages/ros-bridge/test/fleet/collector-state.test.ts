@@ -278,10 +278,12 @@ describe('CollectorState', () => {
         for (let sequence = 0; sequence < 3; sequence += 1) state.receiveSample('r', 'b', sequence, `id-${sequence}`, Buffer.alloc(100, sequence));
         await state.sync();
         expect(await readdir(`${path}.intake`)).toHaveLength(3);
+        // `pending` seals the journal: the third segment holds a record, so a fourth one starts.
         const [first, ...rest] = state.pending(10);
         expect(rest.map((row) => row.payload[0])).toEqual([1, 2]);
+        expect(await readdir(`${path}.intake`)).toHaveLength(4);
         state.settle([first!.rowId], ['id-0'], null);
-        expect(await readdir(`${path}.intake`)).toHaveLength(2);
+        expect(await readdir(`${path}.intake`)).toHaveLength(3);
         state.settle(rest.map((row) => row.rowId), ['id-1', 'id-2'], null);
         expect(await readdir(`${path}.intake`)).toHaveLength(1);
         state.close();

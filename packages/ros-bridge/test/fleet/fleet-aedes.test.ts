@@ -1,4 +1,4 @@
-import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +84,39 @@ describe('fleet transport through aedes', () => {
     expect(batch?.added).toBe(20);
     await base.close();
     expect((await storeSampleIds(join(dir, 'store'))).length).toBe(20);
+  });
+
+  it('writes each payload once: the store takes in the sealed journal segment', async () => {
+    const base = await collector(broker.url);
+    const robot = uplink(broker.url, 'rover-1');
+    const samples = Array.from({ length: 5 }, (_, i) => makeSample(`once${i}`));
+    for (const sample of samples) await robot.add(sample.record, sample.blobs);
+    await waitFor(() => base.stats().accepted === 5, '5 accepted samples');
+    expect((await base.flush())?.added).toBe(5);
+
+    // The one pack is the journal segment, linked in: it starts with the journal's record magic, not the pack magic.
+    const packs = await readdir(join(dir, 'store', 'packs'));
+    expect(packs).toHaveLength(1);
+    const head = Buffer.alloc(8);
+    const pack = await open(join(dir, 'store', 'packs', packs[0]!), 'r');
+    await pack.read(head, 0, 8, 0);
+    await pack.close();
+    expect(head.subarray(0, 4).toString('ascii')).toBe('FLJ1');
+    // Settling removed the collector's name for the segment; the new current segment is empty.
+    const segments = await readdir(join(dir, 'collector.db.intake'));
+    expect(segments).toHaveLength(1);
+    expect((await stat(join(dir, 'collector.db.intake', segments[0]!))).size).toBe(0);
+
+    await base.close();
+    const store = await DatasetStore.open(join(dir, 'store'), { readOnly: true });
+    try {
+      for (const sample of samples) {
+        expect((await store.readInput(sample.record)).equals(Buffer.from(sample.blobs.input))).toBe(true);
+        expect((await store.readImage(sample.record)).equals(Buffer.from(sample.blobs.image))).toBe(true);
+      }
+    } finally {
+      await store.close();
+    }
   });
 
   it('backs off from a store that keeps failing', async () => {
