@@ -211,13 +211,15 @@ export class CollectorState {
 
   /** Records one sample inside the savepoint that `recordSample` opens. */
   private recordSampleRows(robot: string, bootId: string, sequence: number, sampleId: string, payload: Buffer, reassembled: boolean): { outcome: ReceiveOutcome; rowId?: number } {
-    this.sql('DELETE FROM chunks WHERE robot = ? AND boot = ? AND seq = ?').run(robot, bootId, sequence);
+    // A robot's queue keeps each sequence number's messages as they were first encoded, whole or in chunks,
+    // so only a reassembled sample has chunk rows. Any other chunk rows expire with the chunk timeout.
+    if (reassembled) this.sql('DELETE FROM chunks WHERE robot = ? AND boot = ? AND seq = ?').run(robot, bootId, sequence);
     const inserted = this.sql('INSERT OR IGNORE INTO seen (robot, boot, seq) VALUES (?, ?, ?)').run(robot, bootId, sequence);
     if (inserted.changes === 0) return { outcome: 'duplicate-sequence' };
-    const known =
-      this.sql('SELECT 1 FROM committed WHERE sample_id = ?').get(sampleId) !== undefined ||
-      this.sql('SELECT 1 FROM pending WHERE sample_id = ?').get(sampleId) !== undefined;
-    if (known) return { outcome: 'duplicate-content' };
+    const known = this.sql('SELECT EXISTS (SELECT 1 FROM committed WHERE sample_id = ?) OR EXISTS (SELECT 1 FROM pending WHERE sample_id = ?)')
+      .pluck()
+      .get(sampleId, sampleId);
+    if (known === 1) return { outcome: 'duplicate-content' };
     if (this.journal === null || reassembled) {
       const row = this.sql('INSERT INTO pending (robot, sample_id, payload, received_at) VALUES (?, ?, ?, ?)').run(robot, sampleId, payload, Date.now());
       return { outcome: 'accepted', rowId: Number(row.lastInsertRowid) };
