@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, ftruncateSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@fieldloop/contracts';
 import { decodeAcks, encodeAcks, type AckKind } from './queue-ack-file.ts';
@@ -7,7 +7,7 @@ import { PayloadCache } from './payload-cache.ts';
 import { acquireQueueLock } from './queue-lock.ts';
 import { writeAllAt } from './write-all-at.ts';
 import { encodeRecordHeader, type DecodedRecord } from './queue-record.ts';
-import { ACK_SUFFIX, LOCK_FILE, OPEN_LOCK_SUFFIX, SEGMENT_SUFFIX, readOptional, readState, segmentName, syncDirectory, writeState } from './queue-files.ts';
+import { ACK_SUFFIX, LOCK_FILE, OPEN_LOCK_SUFFIX, SEGMENT_SUFFIX, SPARE_SEGMENT_FILE, readOptional, readState, segmentName, syncDirectory, writeState } from './queue-files.ts';
 import { scanSegment, type SegmentScan } from './queue-segment-scan.ts';
 import { prepareQueueDirectory } from './legacy-queue-import.ts';
 import { silentLogger } from './silent-logger.ts';
@@ -108,7 +108,11 @@ interface Entry {
  * Invalid bytes followed by a valid record (corruption in the middle of a segment) are skipped.
  * The items lost there are counted in `stats().dropped` and logged as a warning with the file
  * and offset. Removals are appended to the acknowledgement file without a sync. A segment whose
- * items are all removed is deleted, unless it is the one being appended to.
+ * items are all removed is deleted, unless it is the one being appended to. One deleted segment
+ * file of at least half `segmentBytes` is kept as `spare-segment` and renamed to the next new
+ * segment. Overwriting its blocks costs the kernel less than allocating new ones, and its
+ * deletion less than freeing them. Its old records after the new ones have lower ids, so the
+ * scan on `open` finds where the segment ends.
  *
  * Overflow policy: drop oldest. When an enqueue would pass `maxItems` or `maxBytes`, the oldest
  * groups are dropped and counted in `stats().dropped`. So the newest captures are kept, and
@@ -138,9 +142,13 @@ export class OutboundQueue {
   private deletedDrops = 0;
   private dropped = 0;
   private opened = true;
+  /** Path of the spare segment file, and whether it exists. */
+  private readonly sparePath: string;
+  private spareExists = false;
 
   private constructor(dir: string, options: OutboundQueueOptions, lock: FileLock) {
     this.dir = dir;
+    this.sparePath = join(dir, SPARE_SEGMENT_FILE);
     this.lock = lock;
     this.maxItems = options.maxItems ?? 100_000;
     this.maxBytes = options.maxBytes ?? 1024 ** 3;
@@ -350,6 +358,7 @@ export class OutboundQueue {
   /** Reads `state.json` and every segment, truncates a torn tail and drops incomplete groups. */
   private load(): void {
     const state = readState(this.dir);
+    this.spareExists = existsSync(this.sparePath);
     this.deletedDrops = state.dropped;
     this.nextId = state.nextId;
     const names = readdirSync(this.dir);
@@ -373,7 +382,7 @@ export class OutboundQueue {
   private loadSegment(firstId: number, endId: number | null): void {
     const logPath = join(this.dir, `${segmentName(firstId)}${SEGMENT_SUFFIX}`);
     const ackPath = join(this.dir, `${segmentName(firstId)}${ACK_SUFFIX}`);
-    const scan = scanSegment(logPath);
+    const scan = scanSegment(logPath, firstId);
     const acks = decodeAcks(readOptional(ackPath));
     const corrupt = [...scan.corrupt];
     let records = scan.records.filter((record) => record.id >= firstId && (endId === null || record.id < endId));
@@ -383,7 +392,7 @@ export class OutboundQueue {
       const kept = this.cutTornTail(logPath, scan, records, isComplete);
       records = kept.records;
       size = kept.size;
-    } else if (scan.tailOffset !== null) {
+    } else if (scan.tailOffset !== null && !scan.staleTail) {
       corrupt.push({ offset: scan.tailOffset, bytes: scan.size - scan.tailOffset });
     }
 
@@ -446,7 +455,10 @@ export class OutboundQueue {
     } finally {
       closeSync(fd);
     }
-    this.log.info({ queue: this.dir, segment: logPath, offset: cut, bytes: scan.size - cut }, 'outbound queue: discarded an incomplete append at the end of the log');
+    // Records of a reused file's earlier use are cut without a message, unless an incomplete append lay before them.
+    if (!scan.staleTail || cut !== scan.tailOffset) {
+      this.log.info({ queue: this.dir, segment: logPath, offset: cut, bytes: scan.size - cut }, 'outbound queue: discarded an incomplete append at the end of the log');
+    }
     return { records: records.slice(0, kept), size: cut };
   }
 
@@ -469,11 +481,25 @@ export class OutboundQueue {
     if (last !== undefined && last.live === 0) this.deleteSegment(last);
     const name = segmentName(this.nextId);
     const logPath = join(this.dir, `${name}${SEGMENT_SUFFIX}`);
-    const segment: Segment = { firstId: this.nextId, logPath, ackPath: join(this.dir, `${name}${ACK_SUFFIX}`), fd: openSync(logPath, 'wx+'), ackFd: null, size: 0, live: 0, drops: 0, syncs: 0, closeAfterSyncs: false };
+    const segment: Segment = { firstId: this.nextId, logPath, ackPath: join(this.dir, `${name}${ACK_SUFFIX}`), fd: this.openNewSegment(logPath), ackFd: null, size: 0, live: 0, drops: 0, syncs: 0, closeAfterSyncs: false };
     this.segments.push(segment);
     // The new file's directory entry must reach the disk too before its records count as synced.
     if (this.synchronous === 'full') syncDirectory(this.dir);
     return segment;
+  }
+
+  /** Opens the file of a new segment: the spare segment file renamed, or a new file. */
+  private openNewSegment(logPath: string): number {
+    if (this.spareExists) {
+      this.spareExists = false;
+      try {
+        renameSync(this.sparePath, logPath);
+        return openSync(logPath, 'r+');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+    return openSync(logPath, 'wx+');
   }
 
   /**
@@ -561,9 +587,20 @@ export class OutboundQueue {
     const last = this.segments[this.segments.length - 1] === segment;
     if (segment.drops > 0 || last) writeState(this.dir, { nextId: this.nextId, dropped: this.deletedDrops });
     closeSegment(segment);
-    unlinkIfPresent(segment.logPath);
+    if (!this.spareExists && segment.size >= this.segmentBytes / 2) this.keepAsSpare(segment.logPath);
+    else unlinkIfPresent(segment.logPath);
     unlinkIfPresent(segment.ackPath);
     this.segments.splice(this.segments.indexOf(segment), 1);
+  }
+
+  /** Renames a deleted segment's file to the spare segment file, or deletes it where the rename fails. */
+  private keepAsSpare(logPath: string): void {
+    try {
+      renameSync(logPath, this.sparePath);
+      this.spareExists = true;
+    } catch {
+      unlinkIfPresent(logPath);
+    }
   }
 
   private readPayload(entry: Entry): Buffer {

@@ -8,6 +8,8 @@ export const LOCK_FILE = 'lock';
 export const OPEN_LOCK_SUFFIX = '.open-lock';
 export const SEGMENT_SUFFIX = '.log';
 export const ACK_SUFFIX = '.ack';
+/** A deleted segment file kept for the next segment, so that appends overwrite allocated blocks. */
+export const SPARE_SEGMENT_FILE = 'spare-segment';
 
 /** Counters of a queue that outlive its segment files. */
 export interface QueueState {

@@ -134,6 +134,80 @@ describe('OutboundQueue recovery', () => {
     queue.close();
   });
 
+  describe('spare segment file', () => {
+    // Records of 80-byte payloads are 129 bytes, so a segment of 300 bytes rolls over after three.
+    const long = (text: string) => message(text.repeat(80));
+    const spare = () => join(path, 'spare-segment');
+    const inode = (file: string) => statSync(file).ino;
+
+    /** Fills two segments with a, b, c and d, x, y, then removes a, b and c, so the first segment's file becomes the spare. */
+    function queueWithSpare(log?: Logger): OutboundQueue {
+      const queue = OutboundQueue.open({ path, segmentBytes: 300, log });
+      for (const text of ['a', 'b', 'c', 'd', 'x', 'y']) queue.enqueue([long(text)]);
+      queue.removeMany(queue.peek(0, 3).map((item) => item.id));
+      return queue;
+    }
+
+    const remaining = ['d', 'x', 'y'].map((text) => text.repeat(80));
+
+    it('reuses a deleted segment file', () => {
+      const queue = queueWithSpare();
+      expect(segmentFiles(path, '.log')).toHaveLength(1);
+      const spareInode = inode(spare());
+      queue.enqueue([message('e')]);
+      expect(existsSync(spare())).toBe(false);
+      const files = segmentFiles(path, '.log');
+      expect(files).toHaveLength(2);
+      expect(inode(join(path, files[1]!))).toBe(spareInode);
+      expect(texts(queue)).toEqual([...remaining, 'e']);
+      queue.close();
+    });
+
+    it('ignores earlier records on reopen', () => {
+      const queue = queueWithSpare();
+      // The short record overwrites the start of a, so the file then contains e, the rest of a, b and c.
+      queue.enqueue([message('e')]);
+      queue.close();
+
+      const log = recordingLogger();
+      const reopened = OutboundQueue.open({ path, segmentBytes: 300, log });
+      expect(texts(reopened)).toEqual([...remaining, 'e']);
+      expect(reopened.stats().dropped).toBe(0);
+      expect(log.warnings).toEqual([]);
+      // The open cut the earlier records, so the segment ends after e: a 48-byte header, topic t and payload e.
+      expect(statSync(join(path, segmentFiles(path, '.log')[1]!)).size).toBe(50);
+      // Three more records fill the reused segment and start a new one, so it is no longer the last.
+      for (const text of ['f', 'g', 'h']) reopened.enqueue([long(text)]);
+      reopened.close();
+
+      const again = OutboundQueue.open({ path, segmentBytes: 300, log });
+      expect(texts(again)).toEqual([...remaining, 'e', ...['f', 'g', 'h'].map((text) => text.repeat(80))]);
+      expect(again.stats().dropped).toBe(0);
+      expect(log.warnings).toEqual([]);
+      again.close();
+    });
+
+    it('cuts a torn append before earlier records', () => {
+      const queue = queueWithSpare();
+      queue.enqueue([message('e')]);
+      queue.enqueue([message('g1'), message('g2')]);
+      queue.close();
+      // A crash tore g2, and the intact record of c still follows it.
+      const file = join(path, segmentFiles(path, '.log')[1]!);
+      const bytes = readFileSync(file);
+      bytes[bytes.indexOf('g2') + 1] = 'x'.charCodeAt(0);
+      writeFileSync(file, bytes);
+      expect(bytes.includes('c'.repeat(80))).toBe(true);
+
+      const log = recordingLogger();
+      const reopened = OutboundQueue.open({ path, segmentBytes: 300, log });
+      expect(texts(reopened)).toEqual([...remaining, 'e']);
+      expect(reopened.stats().dropped).toBe(0);
+      expect(log.warnings).toEqual([]);
+      reopened.close();
+    });
+  });
+
   it('keeps the drop count across reopen', () => {
     const queue = OutboundQueue.open({ path, maxItems: 2, segmentBytes: 60 });
     queue.enqueue([message('a')]);
