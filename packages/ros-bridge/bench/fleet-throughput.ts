@@ -9,7 +9,7 @@
 // store's default) and once with pack files (what the collector uses).
 // `--no-store-alone` skips the store-alone runs, so that a CPU profile of the bench process shows the collector alone.
 // Usage: npx nx run ros-bridge:bench-fleet [-- --samples N] [--in-process] [--sync full|normal] [--no-store-fsync] [--in-flight N] [--connections N]
-//   [--no-store-alone]
+//   [--no-store-alone] [--broker aedes|mosquitto]
 // FLEET_BENCH_CHILD_NODE_OPTIONS passes Node options to the child processes, for example
 // `--cpu-prof --cpu-prof-dir=DIR` to profile the robot side and aedes.
 import { randomBytes } from 'node:crypto';
@@ -214,7 +214,12 @@ if (mosquittoMissing === null) {
   });
 } else console.log(`mosquitto skipped: ${mosquittoMissing}`);
 
-for (const entry of brokers) {
+const only = option('--broker');
+if (only !== undefined && !brokers.some((entry) => entry.name.startsWith(only))) {
+  throw new Error(`--broker ${only} matches none of the brokers this bench can run: ${brokers.map((entry) => entry.name.split(' ')[0]).join(', ')}`);
+}
+
+for (const entry of brokers.filter((candidate) => only === undefined || candidate.name.startsWith(only))) {
   const dir = await mkdtemp(join(tmpdir(), 'fieldloop-bench-fleet-'));
   const broker = await entry.start(dir);
   try {

@@ -16,8 +16,9 @@ export interface Ros2LiveReaderOptions {
  * ends after `close()`.
  *
  * NOTE: written against the documented rclnodejs 1.x API (`Node`, `createSubscription` with
- * `isRaw`, `getTopicNamesAndTypes`, `spin`) and never run here, because rclnodejs needs a
- * ROS 2 installation that the development machines lack.
+ * `isRaw`, `getTopicNamesAndTypes`, `spin`) and never run with rclnodejs, because it needs a
+ * ROS 2 installation that the development machines lack. Tests drive it through a stand-in for
+ * that API, fed with a recording's CDR messages.
  */
 export class Ros2LiveReader implements RecordingReader {
   readonly format = 'ros2-live' as const;
