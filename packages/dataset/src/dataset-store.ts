@@ -215,7 +215,11 @@ export class DatasetStore {
         `Cannot recover store ${this.dir} while a snapshot is being built. Commit or abort it first.`,
       );
     }
-    return this.blobs.recoverStaging((sha256) => this.index.isBlobReferenced(sha256));
+    try {
+      return await this.blobs.recoverStaging((sha256) => this.index.isBlobReferenced(sha256));
+    } finally {
+      this.index.forgetBlobReferences();
+    }
   }
 
   /**

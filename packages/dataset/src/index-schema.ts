@@ -66,8 +66,6 @@ CREATE TABLE samples (
   first_version INTEGER NOT NULL REFERENCES snapshots (version)
 ) STRICT;
 
-CREATE INDEX samples_by_input ON samples (input_sha256);
-
 CREATE TABLE lineage (
   sample_id TEXT NOT NULL REFERENCES samples (id),
   recording TEXT NOT NULL,
@@ -80,7 +78,6 @@ CREATE TABLE lineage (
 ) STRICT;
 
 CREATE UNIQUE INDEX lineage_by_sighting ON lineage (sample_id, recording, topic, ifnull(log_time_ns, ''), file);
-CREATE INDEX lineage_by_image ON lineage (image_sha256);
 
 CREATE TABLE snapshot_samples (
   version INTEGER NOT NULL REFERENCES snapshots (version),
@@ -228,6 +225,24 @@ export function useDeltaMembership(db: Database.Database): void {
   db.exec('DELETE FROM snapshot_samples WHERE version != added_in');
   db.exec(DELTA_MEMBERSHIP_SQL);
   db.pragma(`user_version = ${DELTA_MEMBERSHIP_SCHEMA_VERSION}`);
+}
+
+/**
+ * Indexes by blob hash that stores created before this version kept, `samples (input_sha256)` and
+ * `lineage (image_sha256)`. Only recovery looks blobs up by hash, and it builds a temporary
+ * table for that (`StoreIndex.isBlobReferenced`). Keeping the indexes cost every commit a random
+ * B-tree insert per sample into each, which made commits about a fifth slower
+ * (`bench/snapshot-commits.ts`, 32 commits of 1000 samples).
+ */
+const BLOB_HASH_INDEXES = ['samples_by_input', 'lineage_by_image'];
+
+/**
+ * Drops the indexes of `BLOB_HASH_INDEXES` where an older store has them. Call it inside the
+ * transaction of a snapshot commit. Older fieldloop versions read and write the store without
+ * them, only their recovery is slower.
+ */
+export function dropBlobHashIndexes(db: Database.Database): void {
+  for (const name of BLOB_HASH_INDEXES) db.exec(`DROP INDEX IF EXISTS ${name}`);
 }
 
 function createSchema(db: Database.Database, initialMeta: Record<string, string>): void {

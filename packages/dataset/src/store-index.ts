@@ -1,7 +1,7 @@
 import type { LabelValue, SampleRecord, SampleSource, Split } from '@fieldloop/contracts';
 import type Database from 'better-sqlite3';
 import type { ManifestMember } from './manifest-hash.ts';
-import { DELTA_MEMBERSHIP_SCHEMA_VERSION, useDeltaMembership } from './index-schema.ts';
+import { DELTA_MEMBERSHIP_SCHEMA_VERSION, dropBlobHashIndexes, useDeltaMembership } from './index-schema.ts';
 import { canonicalLabelsJson } from './sample-validation.ts';
 
 /** A row of the `snapshots` table. */
@@ -85,6 +85,8 @@ export class StoreIndex {
   private readonly statements = new Map<string, Database.Statement>();
   /** The ancestry that `readAncestry` read last. */
   private lastAncestry: { version: number; versions: number[]; set: Set<number> } | null = null;
+  /** True while the temporary table of `isBlobReferenced` exists. */
+  private blobReferencesLoaded = false;
 
   constructor(db: Database.Database) {
     this.db = db;
@@ -224,15 +226,30 @@ export class StoreIndex {
     ).all(sampleId);
   }
 
-  /** Tells whether a sample row or a lineage row references the blob. */
+  /**
+   * Tells whether a sample row or a lineage row references the blob. The tables have no index by
+   * blob hash, so the first call copies every referenced hash into a temporary table keyed by
+   * hash, and later calls look the hash up there until `forgetBlobReferences`. Recovery is the
+   * only caller, and it changes no rows between its calls.
+   */
   isBlobReferenced(sha256: string): boolean {
-    const row = this.prepare<[string, string], number>(
-      `SELECT EXISTS (SELECT 1 FROM samples WHERE input_sha256 = ?)
-           OR EXISTS (SELECT 1 FROM lineage WHERE image_sha256 = ?)`,
-    )
-      .pluck()
-      .get(sha256, sha256);
-    return row === 1;
+    if (!this.blobReferencesLoaded) {
+      this.db.exec(`
+        DROP TABLE IF EXISTS temp.referenced_blobs;
+        CREATE TEMP TABLE referenced_blobs (sha256 TEXT PRIMARY KEY) WITHOUT ROWID;
+        INSERT OR IGNORE INTO temp.referenced_blobs SELECT input_sha256 FROM samples UNION ALL SELECT image_sha256 FROM lineage;
+      `);
+      this.blobReferencesLoaded = true;
+    }
+    // Not kept among the prepared statements, because the table is dropped again.
+    return this.db.prepare<[string], number>('SELECT 1 FROM temp.referenced_blobs WHERE sha256 = ?').pluck().get(sha256) !== undefined;
+  }
+
+  /** Drops the temporary table of `isBlobReferenced`, so that its next call reads the rows again. */
+  forgetBlobReferences(): void {
+    if (!this.blobReferencesLoaded) return;
+    this.db.exec('DROP TABLE IF EXISTS temp.referenced_blobs');
+    this.blobReferencesLoaded = false;
   }
 
   /** Writes all rows of one snapshot in one transaction. */
@@ -258,6 +275,7 @@ export class StoreIndex {
 
     this.db.transaction(() => {
       useDeltaMembership(this.db);
+      dropBlobHashIndexes(this.db);
       insertSnapshot.run(write.snapshot);
       for (const { key, split } of write.splitKeys) insertSplitKey.run(key, split, version);
       for (const record of write.samples) {
