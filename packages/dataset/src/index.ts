@@ -20,5 +20,6 @@ export { PackedBlobStore, type PackedBlobStoreOptions } from './packed-blob-stor
 export type { SampleBlobs, SampleFileBlobs } from './sample-validation.ts';
 export { isSha256Hex } from './is-sha256-hex.ts';
 export { SnapshotBuilder, type AddSampleOptions } from './snapshot-builder.ts';
+export { StoredSampleIds } from './stored-sample-ids.ts';
 export { assignSplit, DEFAULT_SPLIT_RATIOS, validateSplitRatios, type SplitRatios } from './split-assigner.ts';
 export { snapshotsCommand } from './snapshots-command.ts';

@@ -27,6 +27,12 @@ export interface CollectorStateOptions {
    * mqtt.js, which then stays in memory with it, so the memory held can exceed the bound.
    */
   payloadCacheBytes?: number;
+  /**
+   * Tells whether the data set store has a sample, so that a sample committed before counts as
+   * duplicate content. Without it the state keeps the ids of committed samples in its own table,
+   * which then grows with every sample.
+   */
+  isStored?: (sampleId: string) => boolean;
 }
 
 /** A received sample waiting to be committed to the store. */
@@ -68,8 +74,8 @@ interface PendingRow {
 
 /**
  * The collector's durable memory, in one SQLite file in WAL mode: every (robot, boot, sequence)
- * seen, samples received but not yet in the store, chunks of incomplete samples, and the ids of
- * committed samples. A message is acknowledged to the broker only after its row is committed
+ * seen, samples received but not yet in the store, chunks of incomplete samples, and, without
+ * `isStored`, the ids of committed samples. A message is acknowledged to the broker only after its row is committed
  * here, so a collector crash loses nothing and a redelivery is recognised by its sequence key.
  *
  * The payload of a pending sample goes to an append-only `IntakeJournal`, and its row keeps only
@@ -95,9 +101,11 @@ export class CollectorState {
   private wal: Promise<FileHandle> | null = null;
   /** Payloads of pending rows received by this process, kept so a field batch need not read them back. */
   private readonly payloads: PayloadCache;
+  private readonly isStored: ((sampleId: string) => boolean) | null;
 
   constructor(options: CollectorStateOptions) {
     this.maxChunkBytes = options.maxChunkBytes ?? 256 * 1024 * 1024;
+    this.isStored = options.isStored ?? null;
     this.payloads = new PayloadCache(options.payloadCacheBytes ?? 64 * 1024 * 1024);
     try {
       this.db = new Database(options.path);
@@ -216,10 +224,7 @@ export class CollectorState {
     if (reassembled) this.sql('DELETE FROM chunks WHERE robot = ? AND boot = ? AND seq = ?').run(robot, bootId, sequence);
     const inserted = this.sql('INSERT OR IGNORE INTO seen (robot, boot, seq) VALUES (?, ?, ?)').run(robot, bootId, sequence);
     if (inserted.changes === 0) return { outcome: 'duplicate-sequence' };
-    const known = this.sql('SELECT EXISTS (SELECT 1 FROM committed WHERE sample_id = ?) OR EXISTS (SELECT 1 FROM pending WHERE sample_id = ?)')
-      .pluck()
-      .get(sampleId, sampleId);
-    if (known === 1) return { outcome: 'duplicate-content' };
+    if (this.isContentKnown(sampleId)) return { outcome: 'duplicate-content' };
     if (this.journal === null || reassembled) {
       const row = this.sql('INSERT INTO pending (robot, sample_id, payload, received_at) VALUES (?, ?, ?, ?)').run(robot, sampleId, payload, Date.now());
       return { outcome: 'accepted', rowId: Number(row.lastInsertRowid) };
@@ -229,6 +234,13 @@ export class CollectorState {
       `INSERT INTO pending (robot, sample_id, payload, received_at, boot, seq, segment, offset, length, crc) VALUES (?, ?, x'', ?, ?, ?, ?, ?, ?, ?)`,
     ).run(robot, sampleId, Date.now(), bootId, sequence, ref.segment, ref.offset, ref.length, ref.crc);
     return { outcome: 'accepted', rowId: Number(row.lastInsertRowid) };
+  }
+
+  /** Tells whether a sample is pending here or committed to the store. */
+  private isContentKnown(sampleId: string): boolean {
+    if (this.sql('SELECT 1 FROM pending WHERE sample_id = ?').get(sampleId) !== undefined) return true;
+    if (this.isStored !== null) return this.isStored(sampleId);
+    return this.sql('SELECT 1 FROM committed WHERE sample_id = ?').get(sampleId) !== undefined;
   }
 
   /**
@@ -322,13 +334,15 @@ export class CollectorState {
     return (this.sql('SELECT count(*) AS n FROM pending').get() as { n: number }).n;
   }
 
-  /** Removes pending rows after their samples were committed (or rejected) and remembers the committed ids. */
+  /** Removes pending rows after their samples were committed (or rejected), and remembers the committed ids where no `isStored` was given. */
   settle(rowIds: readonly number[], committedIds: readonly string[], batch: { version: number; perRobot: Record<string, number> } | null): void {
     const run = this.db.transaction(() => {
       const remove = this.sql('DELETE FROM pending WHERE id = ?');
       for (const id of rowIds) remove.run(id);
-      const remember = this.sql('INSERT OR IGNORE INTO committed (sample_id) VALUES (?)');
-      for (const id of committedIds) remember.run(id);
+      if (this.isStored === null) {
+        const remember = this.sql('INSERT OR IGNORE INTO committed (sample_id) VALUES (?)');
+        for (const id of committedIds) remember.run(id);
+      }
       if (batch) {
         const samples = Object.values(batch.perRobot).reduce((sum, n) => sum + n, 0);
         this.db

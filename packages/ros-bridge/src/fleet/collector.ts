@@ -1,5 +1,5 @@
 import { assertFleetId, fleetTopics, type Logger, type SampleRecord } from '@fieldloop/contracts';
-import { DatasetStore, DatasetStoreError, type DatasetStoreOptions, type FileBlob } from '@fieldloop/dataset';
+import { DatasetStore, DatasetStoreError, StoredSampleIds, type DatasetStoreOptions, type FileBlob } from '@fieldloop/dataset';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { BrokerOptions } from './broker-options.ts';
 import { connectCollector } from './collector-connection.ts';
@@ -67,6 +67,11 @@ export interface CollectorStats {
   pending: number;
   /** Samples that an earlier run received and left pending in the state file; the batches of this run commit them. */
   recovered: number;
+}
+
+/** The read-only view of the store's sample ids, or null while the store has no index. */
+interface StoredView {
+  ids: StoredSampleIds | null;
 }
 
 /** A received message waiting for the next state commit, and the callback that sends its PUBACK. */
@@ -138,10 +143,13 @@ export class FleetCollector {
   /** State commits of message groups so far, and how many of them the last finished sync covered. */
   private intakeCommits = 0;
   private syncedCommits = 0;
+  /** Read-only view of the store's sample ids for de-duplication by content, shared with the state. */
+  private readonly stored: StoredView;
 
-  private constructor(options: CollectorOptions, state: CollectorState) {
+  private constructor(options: CollectorOptions, state: CollectorState, stored: StoredView) {
     this.options = options;
     this.state = state;
+    this.stored = stored;
     this.log = options.log ?? silentLogger;
     this.commitEvery = options.commitEvery ?? 500;
     this.pendingSamples = state.pendingCount();
@@ -165,8 +173,16 @@ export class FleetCollector {
     // A share name must not contain '/', '+' or '#'.
     const shareGroup = options.shareGroup ?? (connections > 1 ? clientId.replace(/[^A-Za-z0-9_-]/g, '_') : undefined);
     const filter = shareGroup ? `$share/${shareGroup}/${fleetTopics.allSamples(options.fleet)}` : fleetTopics.allSamples(options.fleet);
-    const state = new CollectorState({ path: options.statePath, synchronous: options.synchronous, payloadCacheBytes: options.payloadCacheBytes });
-    const collector = new FleetCollector(options, state);
+    // The state asks the store which samples it has, so it keeps no list of its own.
+    const stored: StoredView = { ids: null };
+    const state = new CollectorState({
+      path: options.statePath,
+      synchronous: options.synchronous,
+      payloadCacheBytes: options.payloadCacheBytes,
+      isStored: (sampleId) => stored.ids?.has(sampleId) ?? false,
+    });
+    const collector = new FleetCollector(options, state, stored);
+    collector.openStoredIds();
     if (collector.recovered > 0) {
       collector.log.info({ statePath: options.statePath, pending: collector.recovered }, 'samples received by an earlier run are pending; the next field batch commits them');
     }
@@ -196,6 +212,7 @@ export class FleetCollector {
     } catch (error) {
       for (const client of collector.clients) client.end(true);
       state.close();
+      stored.ids?.close();
       throw error;
     }
     collector.timer = setInterval(() => {
@@ -218,6 +235,19 @@ export class FleetCollector {
     return next;
   }
 
+  /**
+   * Opens the read-only view of the store's sample ids once the store has an index. Until then
+   * the store has no samples, and a store that another process is creating counts as empty.
+   */
+  private openStoredIds(): void {
+    if (this.stored.ids !== null) return;
+    try {
+      this.stored.ids = StoredSampleIds.open(this.options.storeDir);
+    } catch (error) {
+      if (!(error instanceof DatasetStoreError) || error.code !== 'not-a-store') throw error;
+    }
+  }
+
   /** Stops receiving, commits what is pending and closes the state. */
   async close(): Promise<FieldBatch | null> {
     if (this.closed) return null;
@@ -235,6 +265,8 @@ export class FleetCollector {
     } finally {
       this.pendingAtClose = this.state.pendingCount();
       this.state.close();
+      this.stored.ids?.close();
+      this.stored.ids = null;
     }
   }
 
@@ -454,6 +486,7 @@ export class FleetCollector {
         throw error;
       }
       const manifest = await builder.commit();
+      this.openStoredIds();
       const batch: FieldBatch = { version: manifest.version, perRobot, added: manifest.added };
       this.state.settle(settled, added, { version: manifest.version, perRobot });
       this.pendingSamples = this.state.pendingCount();

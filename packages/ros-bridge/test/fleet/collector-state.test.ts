@@ -113,6 +113,26 @@ describe('CollectorState', () => {
     state.close();
   });
 
+  it('asks isStored instead of keeping committed ids', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fieldloop-state-'));
+    try {
+      const path = join(dir, 'state.db');
+      const stored = new Set<string>(['id-old']);
+      const state = new CollectorState({ path, isStored: (sampleId) => stored.has(sampleId) });
+      expect(state.receiveSample('r', 'b', 0, 'id-old', Buffer.from('x'))).toBe('duplicate-content');
+      expect(state.receiveSample('r', 'b', 1, 'id-1', Buffer.from('y'))).toBe('accepted');
+      state.settle(state.pending(10).map((row) => row.rowId), ['id-1'], { version: 1, perRobot: { r: 1 } });
+      stored.add('id-1');
+      expect(state.receiveSample('r', 'b', 2, 'id-1', Buffer.from('y'))).toBe('duplicate-content');
+      state.close();
+      const db = new Database(path, { readonly: true });
+      expect(db.prepare('SELECT count(*) FROM committed').pluck().get()).toBe(0);
+      db.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('syncs a file state before and after writes', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fieldloop-state-'));
     try {

@@ -204,6 +204,29 @@ describe('fleet transport through aedes', () => {
     expect(base.stats().duplicateContent).toBe(1);
   });
 
+  it('drops content that the store has', async () => {
+    const storeDir = join(dir, 'store');
+    const sample = makeSample('stored');
+    const other = makeSample('other');
+    // Another process stored the sample before this collector started.
+    const store = await DatasetStore.open(storeDir, { fsync: false });
+    await store.createSnapshot({ note: 'ingest', samples: [{ record: other.record, ...other.blobs }, { record: sample.record, ...sample.blobs }] });
+    await store.close();
+
+    const base = await collector(broker.url);
+    await uplink(broker.url, 'rover-1').add(sample.record, sample.blobs);
+    await waitFor(() => base.stats().duplicateContent === 1, 'the stored sample dropped');
+    expect(base.stats().accepted).toBe(0);
+
+    // A sample committed by this collector's own batch is dropped when it comes again from a new boot.
+    const fresh = makeSample('fresh');
+    await uplink(broker.url, 'rover-2').add(fresh.record, fresh.blobs);
+    await waitFor(() => base.stats().accepted === 1, 'the new sample');
+    expect((await base.flush())?.added).toBe(1);
+    await uplink(broker.url, 'rover-2', {}, 'rover-2-second-boot').add(fresh.record, fresh.blobs);
+    await waitFor(() => base.stats().duplicateContent === 2, 'the committed sample dropped');
+  });
+
   it('drops a redelivered sequence', async () => {
     const base = await collector(broker.url);
     const sample = makeSample('again');
