@@ -27,6 +27,14 @@ export class StoredSampleIds {
     return this.index.hasSample(sampleId);
   }
 
+  /**
+   * Runs `body` in one read transaction, so that its `has` calls share one snapshot of the index
+   * and take the file locks once instead of once each.
+   */
+  reading<T>(body: () => T): T {
+    return this.index.db.transaction(body).deferred();
+  }
+
   close(): void {
     this.index.close();
   }
