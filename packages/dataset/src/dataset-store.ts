@@ -314,6 +314,16 @@ export class DatasetStore {
   }
 
   /**
+   * Runs `body` in one read transaction of the index, so the lookups it makes share the file
+   * locks instead of taking them once each: `hasSample` calls, and the checks that
+   * `SnapshotBuilder.add` makes before its first await. `body` must be synchronous.
+   */
+  reading<T>(body: () => T): T {
+    this.checkOpen();
+    return this.index.db.transaction(body).deferred();
+  }
+
+  /**
    * Lists every place a sample was seen, oldest first. Throws a DatasetStoreError with code
    * `sample-not-found` for an unknown id.
    */

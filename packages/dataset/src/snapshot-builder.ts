@@ -165,7 +165,8 @@ export class SnapshotBuilder {
     }
     this.state = 'committing';
     try {
-      const write = this.planWrite();
+      // One read transaction for every lookup of the plan, instead of a lock round each.
+      const write = this.context.index.db.transaction(() => this.planWrite()).deferred();
       const writeRows = (): void => {
         this.context.afterBlobsPublished?.();
         this.context.index.writeSnapshot(write);

@@ -442,7 +442,7 @@ export class FleetCollector {
       const added: string[] = [];
       const settled = rows.map((row) => row.rowId);
       // A crash after an earlier commit but before its pending rows were removed leaves samples that the store has.
-      const candidates = rows.filter((row) => !store.hasSample(row.sampleId));
+      const candidates = store.reading(() => rows.filter((row) => !store.hasSample(row.sampleId)));
       const robots = new Map<string, number>();
       for (const row of candidates) robots.set(row.robot, (robots.get(row.robot) ?? 0) + 1);
       const note = `fieldloop collect: field batch of ${candidates.length} samples from ${[...robots].map(([robot, n]) => `${robot} (${n})`).join(', ')}`;
@@ -473,9 +473,11 @@ export class FleetCollector {
           added.push(record.id);
           perRobot[row.robot] = (perRobot[row.robot] ?? 0) + 1;
         };
-        // Adds run in groups, so that the store's checks for loose blob files overlap.
+        // Adds run in groups, so that the store's checks for loose blob files overlap. Each add
+        // makes its index lookups before its first await, so one read transaction covers a group's.
         for (let start = 0; start < candidates.length; start += STORE_ADD_CONCURRENCY) {
-          await Promise.all(candidates.slice(start, start + STORE_ADD_CONCURRENCY).map(addOne));
+          const group = candidates.slice(start, start + STORE_ADD_CONCURRENCY);
+          await Promise.all(store.reading(() => group.map(addOne)));
         }
         if (added.length === 0) {
           await builder.abort();
