@@ -431,6 +431,15 @@ describe('DatasetStore reading', () => {
     expect(store.hasSample('0'.repeat(64))).toBe(false);
   });
 
+  it('reading runs lookups in one transaction', async () => {
+    const stored = [...store.samples('latest')][0];
+    const found = store.reading(() => [store.hasSample(stored!.id), store.hasSample('0'.repeat(64))]);
+    expect(found).toEqual([true, false]);
+    // The transaction ended, so a snapshot can be committed afterwards.
+    await store.createSnapshot({ note: 'after reading', samples: makeSamples(1, 900) });
+    expect(store.hasSample(makeSamples(1, 900)[0]!.record.id)).toBe(true);
+  });
+
   it('detects a corrupted blob', async () => {
     const { record } = samples[2]!;
     const path = join(storeDir, 'blobs', record.inputSha256.slice(0, 2), record.inputSha256.slice(2));
