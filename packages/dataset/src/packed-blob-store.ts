@@ -41,6 +41,9 @@ interface PackState {
 /** Pack length at which a new staging session starts a new pack rather than append. */
 const PACK_TARGET_BYTES = 256 * 1024 * 1024;
 
+/** Newest packs searched for one to append to; older ones are left, and a new pack is started. */
+const MAX_PACKS_SEARCHED = 64;
+
 /** Errors of link(2) that mean the file cannot be linked into the packs directory, so its bytes are copied instead. */
 const LINK_UNSUPPORTED = ['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'];
 
@@ -182,13 +185,17 @@ export class PackedBlobStore implements BlobStore {
     const rows = this.index.packs();
     const fileIds = (await readDirIfPresent(this.packsDir)).map(parsePackFileName).filter((id) => id !== null);
     const nextId = Math.max(0, ...rows.map((row) => row.id), ...fileIds) + 1;
-    const newest = rows.at(-1);
+    const files = new Set(fileIds);
     let appendable: number | null = null;
-    if (newest !== undefined && fileIds.includes(newest.id)) {
-      const path = join(this.packsDir, packFileName(newest.id));
+    // The newest pack with the pack magic takes the appends. Adopted files have none, and records
+    // appended to one would change a file that its writer may still read, so they are skipped.
+    for (const row of rows.slice(-MAX_PACKS_SEARCHED).reverse()) {
+      if (!files.has(row.id)) continue;
+      const path = join(this.packsDir, packFileName(row.id));
+      if (!(await startsWithPackMagic(path))) continue;
       const { size } = await stat(path);
-      // An adopted file has no pack magic, and records appended to it would change a file that its writer may still read.
-      if (size >= newest.committed_bytes && size < PACK_TARGET_BYTES && (await startsWithPackMagic(path))) appendable = newest.id;
+      if (size >= row.committed_bytes && size < PACK_TARGET_BYTES) appendable = row.id;
+      break;
     }
     this.packState = { nextId, appendable };
     return this.packState;

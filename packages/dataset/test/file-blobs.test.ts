@@ -185,6 +185,22 @@ describe('blobs added from files', () => {
     await expectBytesRead(store, [...samples, later]);
   });
 
+  it('appends to the newest pack with magic', async () => {
+    const store = await openStore();
+    await store.createSnapshot({ note: 'bytes first', samples: [makeSample({ seed: 20 })] });
+    const [nativePack] = packNames();
+    const nativeSize = statSync(join(storeDir, 'packs', nativePack!)).size;
+    const samples = makeSamples(2, 1);
+    await commitFromFile(store, samples, writeJournalFile(join(temp.dir, 'segment.log'), samples));
+    await store.close();
+    openStores.pop();
+
+    const reopened = await openStore();
+    await reopened.createSnapshot({ note: 'bytes later', samples: [makeSample({ seed: 21 })] });
+    expect(packNames()).toHaveLength(2);
+    expect(statSync(join(storeDir, 'packs', nativePack!)).size).toBeGreaterThan(nativeSize);
+  });
+
   const shm = '/dev/shm';
   const otherFileSystem = existsSync(shm) && statSync(shm).dev !== statSync(tmpdir()).dev;
   it.skipIf(!otherFileSystem)('copies a file from another file system (needs /dev/shm on its own file system)', async () => {

@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
+import { FileLock } from '@fieldloop/dataset';
 import { IntakeJournal, type JournalRecordRef } from './intake-journal.ts';
 import { PayloadCache } from './payload-cache.ts';
 import type { QueueSynchronous } from './outbound-queue.ts';
@@ -33,6 +34,12 @@ export interface CollectorStateOptions {
    * which then grows with every sample.
    */
   isStored?: (sampleId: string) => boolean;
+  /**
+   * Size from which a sealed journal segment is handed to the store as a file (`PendingSample.file`),
+   * default 8 MiB. The store takes such a file in as a pack without copying it. Payloads of smaller
+   * segments are handed over as bytes, so slow streams leave no small pack file per field batch.
+   */
+  minAdoptedSegmentBytes?: number;
 }
 
 /** A received sample waiting to be committed to the store. */
@@ -48,8 +55,9 @@ export interface PendingSample {
    */
   verified: boolean;
   /**
-   * Place of the payload in a sealed intake journal segment, or null for a payload kept in
-   * SQLite. The file stays as it is until the row is settled.
+   * Place of the payload in a sealed intake journal segment of at least `minAdoptedSegmentBytes`,
+   * or null for a payload of a smaller segment or kept in SQLite. The file stays as it is until
+   * the row is settled.
    */
   file: { path: string; offset: number } | null;
 }
@@ -102,14 +110,20 @@ export class CollectorState {
   /** Payloads of pending rows received by this process, kept so a field batch need not read them back. */
   private readonly payloads: PayloadCache;
   private readonly isStored: ((sampleId: string) => boolean) | null;
+  private readonly minAdoptedSegmentBytes: number;
+  /** The lock file `<path>.lock`, so that one process at a time uses the state and its journal; null for `:memory:`. */
+  private readonly lock: FileLock | null;
 
   constructor(options: CollectorStateOptions) {
     this.maxChunkBytes = options.maxChunkBytes ?? 256 * 1024 * 1024;
     this.isStored = options.isStored ?? null;
+    this.minAdoptedSegmentBytes = options.minAdoptedSegmentBytes ?? 8 * 1024 * 1024;
     this.payloads = new PayloadCache(options.payloadCacheBytes ?? 64 * 1024 * 1024);
+    this.lock = options.path === ':memory:' ? null : acquireStateLock(options.path);
     try {
       this.db = new Database(options.path);
     } catch (error) {
+      this.lock?.release();
       throw new Error(`opening the collector state ${options.path} failed: ${(error as Error).message}. Check that its directory exists and is writable.`, { cause: error });
     }
     this.db.pragma('journal_mode = WAL');
@@ -149,6 +163,7 @@ export class CollectorState {
       this.droppedAtOpen = this.dropLostRecords();
     } catch (error) {
       this.db.close();
+      this.lock?.release();
       throw error;
     }
   }
@@ -311,8 +326,11 @@ export class CollectorState {
     return rows.map((row) => {
       const cached = this.payloads.get(row.id);
       const payload = cached ?? this.payloadOf(row);
-      const inJournal = row.segment !== null && this.journal !== null;
-      const file = inJournal ? { path: this.journal.segmentPath(row.segment as number), offset: IntakeJournal.payloadOffset(row as JournalRecordRef) } : null;
+      const { journal } = this;
+      const segment = row.segment;
+      const inJournal = segment !== null && journal !== null;
+      const adopted = inJournal && journal.sealedSize(segment) >= this.minAdoptedSegmentBytes;
+      const file = adopted ? { path: journal.segmentPath(segment), offset: IntakeJournal.payloadOffset(row as JournalRecordRef) } : null;
       return { rowId: row.id, robot: row.robot, sampleId: row.sample_id, payload, verified: cached !== undefined || inJournal, file };
     });
   }
@@ -384,6 +402,7 @@ export class CollectorState {
     if (!this.db.open) return;
     this.db.close();
     this.journal?.close();
+    this.lock?.release();
     this.payloads.clear();
     const wal = this.wal;
     this.wal = null;
@@ -410,5 +429,29 @@ export class CollectorState {
       this.sql('DELETE FROM chunks WHERE robot = ? AND boot = ? AND seq = ?').run(oldest.robot, oldest.boot, oldest.seq);
       bytes = (this.sql('SELECT coalesce(sum(length(data)), 0) AS n FROM chunks').get() as { n: number }).n;
     }
+  }
+}
+
+/**
+ * Takes the lock file of a collector state, so that a second collector given the same state file
+ * fails at start instead of deleting the first one's journal segments. A lock left by a process
+ * on this host that no longer runs is taken over.
+ */
+function acquireStateLock(statePath: string): FileLock {
+  const path = `${statePath}.lock`;
+  try {
+    return FileLock.acquire(path, {
+      locked: (owner, lockPath) =>
+        new Error(
+          `collector state ${statePath} is in use by process ${owner.pid} on host ${owner.hostname}. Give each collector its own --state, ` +
+            `or stop that process; if it no longer runs, delete ${lockPath}.`,
+        ),
+      invalid: (lockPath, text) =>
+        new Error(`invalid lock file ${lockPath} of collector state ${statePath}: expected JSON with pid and hostname, found ${JSON.stringify(text)}. Delete it if no collector runs.`),
+      contended: (lockPath) => new Error(`could not take the lock ${lockPath} of collector state ${statePath}: other processes kept taking it. Retry when they have finished.`),
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === undefined) throw error;
+    throw new Error(`opening the collector state ${statePath} failed: ${(error as Error).message}. Check that its directory exists and is writable.`, { cause: error });
   }
 }

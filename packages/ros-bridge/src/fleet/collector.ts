@@ -42,6 +42,8 @@ export interface CollectorOptions {
   startTimeoutMs?: number;
   /** Bytes of received payloads kept in memory until their field batch; default 64 MiB (`CollectorStateOptions.payloadCacheBytes`). */
   payloadCacheBytes?: number;
+  /** Size from which the store takes a journal segment in as a pack instead of copying its payloads; default 8 MiB (`CollectorStateOptions.minAdoptedSegmentBytes`). */
+  minAdoptedSegmentBytes?: number;
   log?: Logger;
 }
 
@@ -179,6 +181,7 @@ export class FleetCollector {
       path: options.statePath,
       synchronous: options.synchronous,
       payloadCacheBytes: options.payloadCacheBytes,
+      minAdoptedSegmentBytes: options.minAdoptedSegmentBytes,
       isStored: (sampleId) => stored.ids?.has(sampleId) ?? false,
     });
     const collector = new FleetCollector(options, state, stored);
@@ -240,7 +243,7 @@ export class FleetCollector {
    * the store has no samples, and a store that another process is creating counts as empty.
    */
   private openStoredIds(): void {
-    if (this.stored.ids !== null) return;
+    if (this.closed || this.stored.ids !== null) return;
     try {
       this.stored.ids = StoredSampleIds.open(this.options.storeDir);
     } catch (error) {
@@ -260,13 +263,14 @@ export class FleetCollector {
     // Messages that arrived while the connections ended go into this batch unacknowledged, so the broker redelivers them as duplicates.
     this.storeIntake();
     await this.acknowledging;
+    // The last batch needs no lookups, and without this reader the store's last connection removes its write-ahead log.
+    this.stored.ids?.close();
+    this.stored.ids = null;
     try {
       return await this.flush();
     } finally {
       this.pendingAtClose = this.state.pendingCount();
       this.state.close();
-      this.stored.ids?.close();
-      this.stored.ids = null;
     }
   }
 

@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { writeAllAt } from './write-all-at.ts';
@@ -38,8 +38,9 @@ function datasync(fd: number): Promise<void> {
  * tore or lost fails `read`'s CRC check, so the state can drop the rows that refer to it.
  * Segments roll over at `segmentBytes`; `removeSegmentsExcept` deletes older ones that no row
  * refers to. Each open starts a new segment, so a torn tail is never appended to.
- * NOTE: only one process may use a journal directory at a time. A second one would delete the
- * first one's segments as unreferenced, and nothing checks for it.
+ * Only one process may use a journal directory at a time, because a second one would delete the
+ * first one's segments as unreferenced. `CollectorState` holds a lock file beside its state file
+ * that ensures it.
  */
 export class IntakeJournal {
   readonly dir: string;
@@ -55,6 +56,8 @@ export class IntakeJournal {
   /** File descriptors of older segments opened for reading, by segment. */
   private readonly readers = new Map<number, number>();
   private readonly syncsInFlight = new Set<Promise<void>>();
+  /** Sizes of segments before the current one, by segment. */
+  private readonly sealedSizes = new Map<number, number>();
   /** Sync and close of every rolled-over segment, one after another; each `sync` waits for it. */
   private retired: Promise<void> = Promise.resolve();
 
@@ -152,6 +155,16 @@ export class IntakeJournal {
     return this.path(segment);
   }
 
+  /** Bytes of a segment before the current one: known from this process's writes, or read from the file. */
+  sealedSize(segment: number): number {
+    let size = this.sealedSizes.get(segment);
+    if (size === undefined) {
+      size = statSync(this.path(segment)).size;
+      this.sealedSizes.set(segment, size);
+    }
+    return size;
+  }
+
   /** Byte offset in its segment file of the payload of a record. */
   static payloadOffset(ref: JournalRecordRef): number {
     return ref.offset + HEADER_BYTES;
@@ -173,6 +186,7 @@ export class IntakeJournal {
       if (reader !== undefined) closeSync(reader);
       this.readers.delete(segment);
       rmSync(this.path(segment), { force: true });
+      this.sealedSizes.delete(segment);
     }
   }
 
@@ -221,6 +235,7 @@ export class IntakeJournal {
       .finally(() => closeSync(old));
     // The next `sync` reports a failure, so Node.js must not treat it as unhandled before then.
     this.retired.catch(() => undefined);
+    this.sealedSizes.set(this.segment, this.written);
     this.segment += 1;
     this.fd = this.createSegment(this.segment);
     this.written = 0;

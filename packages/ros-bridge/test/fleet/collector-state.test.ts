@@ -113,6 +113,24 @@ describe('CollectorState', () => {
     state.close();
   });
 
+  it('rejects a second user of a state file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fieldloop-state-'));
+    try {
+      const path = join(dir, 'state.db');
+      const state = new CollectorState({ path });
+      expect(() => new CollectorState({ path })).toThrow(`collector state ${path} is in use by process ${process.pid}`);
+      // The failed open left the first user's journal alone.
+      expect(state.receiveSample('r', 'b', 0, 'id-1', Buffer.from('x'))).toBe('accepted');
+      await state.sync();
+      state.close();
+      const reopened = new CollectorState({ path });
+      expect(reopened.pendingCount()).toBe(1);
+      reopened.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('asks isStored instead of keeping committed ids', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fieldloop-state-'));
     try {

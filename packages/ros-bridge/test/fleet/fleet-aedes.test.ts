@@ -87,7 +87,7 @@ describe('fleet transport through aedes', () => {
   });
 
   it('writes each payload once: the store takes in the sealed journal segment', async () => {
-    const base = await collector(broker.url);
+    const base = await collector(broker.url, { minAdoptedSegmentBytes: 1 });
     const robot = uplink(broker.url, 'rover-1');
     const samples = Array.from({ length: 5 }, (_, i) => makeSample(`once${i}`));
     for (const sample of samples) await robot.add(sample.record, sample.blobs);
@@ -117,6 +117,26 @@ describe('fleet transport through aedes', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('copies the payloads of a small segment into a pack', async () => {
+    const base = await collector(broker.url);
+    const robot = uplink(broker.url, 'rover-1');
+    for (const round of [0, 1]) {
+      const samples = Array.from({ length: 3 }, (_, i) => makeSample(`small${round}-${i}`));
+      for (const sample of samples) await robot.add(sample.record, sample.blobs);
+      await waitFor(() => base.stats().accepted === 3 * (round + 1), `round ${round} accepted`);
+      expect((await base.flush())?.added).toBe(3);
+    }
+    // Both batches went into one pack with the pack magic, and the journal keeps only its empty current segment.
+    const packs = await readdir(join(dir, 'store', 'packs'));
+    expect(packs).toHaveLength(1);
+    const head = Buffer.alloc(8);
+    const pack = await open(join(dir, 'store', 'packs', packs[0]!), 'r');
+    await pack.read(head, 0, 8, 0);
+    await pack.close();
+    expect(head.toString('ascii')).toBe('FLDPACK1');
+    expect(await readdir(join(dir, 'collector.db.intake'))).toHaveLength(1);
   });
 
   it('backs off from a store that keeps failing', async () => {
