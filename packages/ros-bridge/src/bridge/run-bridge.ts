@@ -19,7 +19,7 @@ export interface RunBridgeOptions {
   replay: string | null;
   /** Directories of `<package>/msg/<Type>.msg` definitions for types the recording or graph does not provide. */
   msgPaths: readonly string[];
-  /** Live capture stops when this signal aborts; a replay stops at the end of the recording. */
+  /** Live capture stops when this signal aborts, and so does a replay, which otherwise stops at the end of the recording. */
   signal?: AbortSignal;
   log: Logger;
 }
@@ -65,7 +65,7 @@ export async function runBridge(options: RunBridgeOptions): Promise<BridgeResult
     options.signal?.addEventListener('abort', () => void reader.close(), { once: true });
   }
   try {
-    const report = await ingestRecording(reader, { mapping: options.mapping, decoder, sink: options.sink });
+    const report = await ingestRecording(reader, { mapping: options.mapping, decoder, sink: options.sink, signal: options.signal });
     return { source, report };
   } finally {
     await reader.close();

@@ -30,7 +30,7 @@ export const bridgeCommand: CliCommand = {
     { flags: '--rate <n>', description: 'MQTT messages published per second at most, replays after a reconnect included', defaultValue: '200' },
     { flags: '--max-payload-kb <n>', description: 'MQTT payload size in KiB above which samples are sent in chunks', defaultValue: '256' },
     { flags: '--drain-timeout <seconds>', description: 'time to wait at the end for queued samples to be acknowledged', defaultValue: '30' },
-    { flags: '--duration <seconds>', description: 'stop live capture after this many seconds; 0 runs until SIGINT or SIGTERM', defaultValue: '0' },
+    { flags: '--duration <seconds>', description: 'stop live capture or a replay after this many seconds; 0 runs until the replay ends, SIGINT or SIGTERM', defaultValue: '0' },
     { flags: '--msg-path <dir>', description: 'directory of <package>/msg/<Type>.msg definitions (repeatable)', repeatable: true, defaultValue: [] },
     {
       flags: '--tag <tag>',
@@ -69,8 +69,11 @@ export const bridgeCommand: CliCommand = {
     const progress =
       replay === null ? null : new ReplayProgressSink({ path: `${queuePath.replace(/\/+$/, '')}.replay.json`, recording: replay, mapping, inner: tagged, log: context.log });
     const stop = new AbortController();
+    let stopReason: string | null = null;
     const stopping = waitForStop(duration, stop.signal).then((reason) => {
-      if (reason !== 'aborted') stop.abort();
+      if (reason === 'aborted') return;
+      stopReason = reason;
+      stop.abort();
     });
     try {
       let result;
@@ -86,18 +89,22 @@ export const bridgeCommand: CliCommand = {
       } finally {
         progress?.finish();
       }
+      // A signal stops the run soon: samples not yet acknowledged stay queued for the next run.
+      const interrupted = stopReason === 'SIGINT' || stopReason === 'SIGTERM';
+      if (interrupted) context.log.info({ robot, reason: stopReason }, 'stopping: waiting at most 2 s for acknowledgements; the rest stays queued');
       try {
-        await uplink.drain(drainSeconds * 1000);
+        await uplink.drain(Math.min(drainSeconds, interrupted ? 2 : drainSeconds) * 1000);
       } catch (error) {
         context.log.warn({ robot, error: (error as Error).message }, 'samples remain queued; the next bridge run with this queue sends them');
       }
       const stats = uplink.stats();
       const remaining = queue.stats();
       const alreadyQueued = progress?.skipped ?? 0;
-      const summary = { source: result.source, robot, broker: url, samples: result.report.samples, alreadyQueued, skipped: result.report.skipped, ...stats, remaining };
+      const summary = { source: result.source, robot, broker: url, stopped: stopReason, samples: result.report.samples, alreadyQueued, skipped: result.report.skipped, ...stats, remaining };
       const resumed = alreadyQueued > 0 ? ` (${alreadyQueued} of them queued by an earlier run with this queue, so not again)` : '';
       const text =
         `source: ${result.source === 'replay' ? `replayed recording ${result.report.path}` : 'live ROS 2 topics (rclnodejs)'}\n` +
+        (stopReason === null ? '' : `stopped early (${stopReason})\n`) +
         `${result.report.samples} samples read${resumed}, ${result.report.skipped} skipped; ` +
         `${stats.acknowledged} messages acknowledged by ${url}, ${remaining.items} still queued, ${remaining.dropped} dropped by the queue bound`;
       return { exitCode: remaining.items === 0 ? 0 : 1, summary, text };

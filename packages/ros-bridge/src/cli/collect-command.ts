@@ -34,7 +34,7 @@ export const collectCommand: CliCommand = {
   arguments: '',
   options: [
     { flags: '--store <dir>', description: 'data set store directory (created when missing)', required: true },
-    { flags: '--state <file>', description: 'SQLite file of pending samples and de-duplication keys; default <store>.collector.db' },
+    { flags: '--state <file>', description: 'SQLite file of pending samples and de-duplication keys, with its journal <file>.intake and lock <file>.lock; one per collector; default <store>.collector.db' },
     { flags: '--broker <url>', description: 'mqtt:// or mqtts:// URL of the broker; without it an embedded aedes broker is started' },
     { flags: '--port <n>', description: 'port of the embedded broker on 127.0.0.1; 0 picks a free one', defaultValue: '1883' },
     { flags: '--client-id <id>', description: 'MQTT client id of the persistent session; give each collector its own' },
@@ -86,6 +86,8 @@ export const collectCommand: CliCommand = {
         connections,
         commitEvery,
         commitIntervalMs,
+        // A broker that cannot be reached ends the run after --duration at the latest.
+        startTimeoutMs: duration > 0 ? Math.min(30_000, duration * 1000) : 30_000,
         log: context.log,
       });
       context.log.info({ url, fleet, store }, 'collecting');

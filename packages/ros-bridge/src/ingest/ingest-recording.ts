@@ -22,6 +22,11 @@ export interface IngestRecordingOptions {
   decoder: MessageDecoder;
   sink: SampleSink | null;
   onProgress?: ProgressCallback;
+  /**
+   * Stops reading once aborted. Frames still waiting for their labels are dropped rather than
+   * emitted without them, so a later run that skips the samples emitted so far continues alike.
+   */
+  signal?: AbortSignal;
 }
 
 type Frame = { message: RawMessage; decoded: unknown };
@@ -189,6 +194,7 @@ export async function ingestRecording(reader: RecordingReader, options: IngestRe
 
   let read = 0;
   for await (const message of reader.messages()) {
+    if (options.signal?.aborted === true) break;
     tally.count(message);
     read += 1;
     const topic = message.channel.topic;
@@ -221,7 +227,7 @@ export async function ingestRecording(reader: RecordingReader, options: IngestRe
     options.onProgress?.(read);
   }
   if (mapping) checkTopics(mapping, reader);
-  await emit(matcher.flush());
+  if (options.signal?.aborted !== true) await emit(matcher.flush());
   return {
     path: reader.path,
     format: reader.format,
