@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { CliCommand, CliResult } from '@fieldloop/contracts';
+import { assertFleetId, type CliCommand, type CliResult } from '@fieldloop/contracts';
 import { DatasetStore, DatasetStoreError } from '@fieldloop/dataset';
 import type { BrokerOptions } from '../fleet/broker-options.ts';
 import { FleetCollector, type CollectorStats } from '../fleet/collector.ts';
@@ -58,6 +58,12 @@ export const collectCommand: CliCommand = {
     const brokerUrl = stringOption(options, 'broker');
     // An external broker's options are checked before anything is opened. The embedded broker's are fixed.
     let broker: BrokerOptions | null = brokerUrl === null ? null : brokerFromCli(brokerUrl, options);
+    assertFleetId('fleet', fleet);
+    if (broker === null) {
+      // The embedded broker's URL is not known yet, but the other broker options are checked now.
+      const version = brokerFromCli('mqtt://127.0.0.1:1883', options).protocolVersion;
+      if (version === 5) throw new Error('--mqtt-version 5 needs --broker: the embedded aedes broker speaks MQTT 3.1.1 only; drop the option or use 4');
+    }
     // A store that cannot be opened fails now, before the collector acknowledges samples that it could not commit.
     try {
       await (await DatasetStore.open(store)).close();

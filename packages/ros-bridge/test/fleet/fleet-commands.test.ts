@@ -144,6 +144,21 @@ describe('fleet commands', () => {
     );
   });
 
+  it('collect checks broker options before starting aedes', async () => {
+    const store = join(dir, 'options-store');
+    await expect(collectCommand.run([], { store, port: '0', duration: '1', mqttVersion: '7' }, captureContext())).rejects.toThrow(/invalid --mqtt-version "7"/);
+    await expect(collectCommand.run([], { store, port: '0', duration: '1', mqttVersion: '5' }, captureContext())).rejects.toThrow(
+      /--mqtt-version 5 needs --broker/,
+    );
+    await expect(collectCommand.run([], { store, port: '0', duration: '1', fleet: 'a/b' }, captureContext())).rejects.toThrow(/fleet/);
+  });
+
+  it('collect stops waiting for an unreachable broker after --duration', async () => {
+    await expect(
+      collectCommand.run([], { store: join(dir, 'unreachable-store'), broker: 'mqtt://127.0.0.1:1', duration: '1' }, captureContext()),
+    ).rejects.toThrow(/could not connect to mqtt:\/\/127\.0\.0\.1:1 within 1000 ms/);
+  });
+
   it('collect says when its port is taken', async () => {
     const other = await startEmbeddedBroker();
     try {
