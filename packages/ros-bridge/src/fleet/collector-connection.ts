@@ -108,6 +108,8 @@ export async function connectCollector(options: CollectorConnectionOptions): Pro
   return new Promise<CollectorConnection>((resolve, reject) => {
     const fail = (message: string, cause?: unknown): void => {
       clearTimeout(timeout);
+      // end() from inside the first connect's error event leaves mqtt.js's reconnect timer running, so reconnects are turned off first.
+      client.options.reconnectPeriod = 0;
       client.end(true);
       reject(new Error(message, { cause }));
     };

@@ -153,10 +153,15 @@ describe('fleet commands', () => {
     await expect(collectCommand.run([], { store, port: '0', duration: '1', fleet: 'a/b' }, captureContext())).rejects.toThrow(/fleet/);
   });
 
-  it('collect stops waiting for an unreachable broker after --duration', async () => {
-    await expect(
-      collectCommand.run([], { store: join(dir, 'unreachable-store'), broker: 'mqtt://127.0.0.1:1', duration: '1' }, captureContext()),
-    ).rejects.toThrow(/could not connect to mqtt:\/\/127\.0\.0\.1:1 within 1000 ms/);
+  it('collect gives up on a refused broker', async () => {
+    const context = captureContext();
+    await expect(collectCommand.run([], { store: join(dir, 'unreachable-store'), broker: 'mqtt://127.0.0.1:1', duration: '1' }, context)).rejects.toThrow(
+      /could not connect to mqtt:\/\/127\.0\.0\.1:1/,
+    );
+    // The client stopped: mqtt.js would retry every second otherwise.
+    const attempts = context.lines.length;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(context.lines.length).toBe(attempts);
   });
 
   it('collect says when its port is taken', async () => {
