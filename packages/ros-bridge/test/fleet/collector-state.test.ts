@@ -18,6 +18,16 @@ function chunksOf(seed: string, sequence = 0): { whole: Buffer; chunks: SampleCh
   return { whole: encodeSample(sample), chunks };
 }
 
+/** Runs `body` with a new temporary directory, and removes it afterwards. */
+async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'fieldloop-state-'));
+  try {
+    await body(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe('CollectorState', () => {
   it('reassembles chunks in any order', () => {
     const state = new CollectorState({ path: ':memory:' });
@@ -114,8 +124,7 @@ describe('CollectorState', () => {
   });
 
   it('rejects a second user of a state file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'fieldloop-state-'));
-    try {
+    await withDir(async (dir) => {
       const path = join(dir, 'state.db');
       const state = new CollectorState({ path });
       expect(() => new CollectorState({ path })).toThrow(`collector state ${path} is in use by process ${process.pid}`);
@@ -126,14 +135,11 @@ describe('CollectorState', () => {
       const reopened = new CollectorState({ path });
       expect(reopened.pendingCount()).toBe(1);
       reopened.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('asks isStored instead of keeping committed ids', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'fieldloop-state-'));
-    try {
+    await withDir(async (dir) => {
       const path = join(dir, 'state.db');
       const stored = new Set<string>(['id-old']);
       const state = new CollectorState({ path, isStored: (sampleId) => stored.has(sampleId) });
@@ -146,9 +152,7 @@ describe('CollectorState', () => {
       const db = new Database(path, { readonly: true });
       expect(db.prepare('SELECT count(*) FROM committed').pluck().get()).toBe(0);
       db.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('syncs a file state before and after writes', async () => {
@@ -182,15 +186,6 @@ describe('CollectorState', () => {
   });
 
   describe('intake journal', () => {
-    async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
-      const dir = await mkdtemp(join(tmpdir(), 'fieldloop-journal-'));
-      try {
-        await body(dir);
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
-    }
-
     function sqlitePayloadBytes(path: string): number[] {
       const db = new Database(path, { readonly: true });
       try {
