@@ -73,8 +73,8 @@ export interface BlobStaging {
   /**
    * Stages the blob that lies in a file, whose bytes the caller has checked to hash to `sha256`.
    * A session without this method gets the bytes through `put` instead. A PackedBlobStore session
-   * takes the whole file in as one of its packs, through a hard link, so the bytes are not copied;
-   * the file must therefore never change again. Where the file cannot be linked (another file
+   * takes the whole file in as one of its packs through a hard link, so the bytes are not copied.
+   * The file must therefore never change again. Where the file cannot be linked (another file
    * system), the session copies the bytes.
    */
   putFile?(blob: FileBlob, sha256: string): Promise<string>;

@@ -1,3 +1,6 @@
+import type { FileHandle } from 'node:fs/promises';
+import { readFully } from './file-blob.ts';
+
 /**
  * Byte layout of a pack file: the 8 ASCII bytes `FLDPACK1`, then records appended one after the
  * other. A record is the blob's sha256 as 32 raw bytes, its length as an unsigned 64-bit
@@ -42,4 +45,10 @@ export function findRecordHeaderMismatch(header: Uint8Array, sha256: string, len
   const storedLength = bytes.readBigUInt64BE(32);
   if (storedLength !== BigInt(length)) return `the record header gives length ${storedLength}, not ${length}`;
   return null;
+}
+
+/** Tells whether an open file starts with the pack magic. A file taken in as a pack does not. */
+export async function startsWithPackMagic(handle: FileHandle): Promise<boolean> {
+  const magic = Buffer.alloc(PACK_MAGIC.length);
+  return (await readFully(handle, magic, 0)) === magic.length && magic.equals(PACK_MAGIC);
 }

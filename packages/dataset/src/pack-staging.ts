@@ -47,8 +47,8 @@ type StagingState = 'open' | 'committing' | 'committed' | 'aborted';
  *
  * `putFile` adopts the file that contains a blob as a pack of its own, linked into the packs
  * directory, and records the blob where it lies in that file. Such a pack has no pack magic and
- * no record headers, so reads check the blob's sha256 alone, and no session appends to it. An adopted
- * link that no commit recorded is a pack file without a row, which recovery removes.
+ * no record headers, so reads check the blob's sha256 alone, and no session appends to it. An
+ * adopted link that no commit recorded is a pack file without a row, which recovery removes.
  */
 export class PackStaging implements BlobStaging {
   readonly id: string;
@@ -75,6 +75,7 @@ export class PackStaging implements BlobStaging {
 
   async putFile(blob: FileBlob, sha256: string): Promise<string> {
     this.checkOpen('put');
+    // With `hashVerified`, `hashChecked` checks only the form of the hash and reads no bytes.
     this.context.hashChecked(Buffer.alloc(0), sha256, { hashVerified: true });
     await stageOnce(this.writes, sha256, () => this.stageFile(sha256, blob));
     return sha256;

@@ -1,5 +1,5 @@
 import { open, truncate, unlink, type FileHandle } from 'node:fs/promises';
-import { encodeRecordHeader, PACK_MAGIC } from './pack-format.ts';
+import { encodeRecordHeader, PACK_MAGIC, startsWithPackMagic } from './pack-format.ts';
 
 /** Bytes collected in memory before they are written to the pack file in one call. */
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -53,9 +53,7 @@ export class PackWriter {
   static async append(id: number, path: string): Promise<PackWriter> {
     const handle = await open(path, 'r+');
     try {
-      const magic = Buffer.alloc(PACK_MAGIC.length);
-      const { bytesRead } = await handle.read(magic, 0, magic.length, 0);
-      if (bytesRead < magic.length || !magic.equals(PACK_MAGIC)) {
+      if (!(await startsWithPackMagic(handle))) {
         throw new Error(
           `Pack ${path} does not start with ${JSON.stringify(PACK_MAGIC.toString('ascii'))}, so it is not a pack ` +
             'file or its first bytes are damaged. Restore it from a backup.',

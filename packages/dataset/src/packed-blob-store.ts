@@ -8,7 +8,7 @@ import type { BlobPutOptions, BlobStaging, BlobStore, StagingRecovery } from './
 import { fsyncDirectory, hasErrorCode, readDirIfPresent } from './durable-file.ts';
 import { readFully } from './file-blob.ts';
 import type { LocalBlobStore } from './local-blob-store.ts';
-import { findRecordHeaderMismatch, PACK_MAGIC, packFileName, parsePackFileName, RECORD_HEADER_BYTES } from './pack-format.ts';
+import { findRecordHeaderMismatch, packFileName, parsePackFileName, RECORD_HEADER_BYTES, startsWithPackMagic } from './pack-format.ts';
 import { PackIndex, type PackedBlobEntry } from './pack-index.ts';
 import { PackStaging, type AdoptedPack } from './pack-staging.ts';
 import { PackWriter } from './pack-writer.ts';
@@ -192,7 +192,7 @@ export class PackedBlobStore implements BlobStore {
     for (const row of rows.slice(-MAX_PACKS_SEARCHED).reverse()) {
       if (!files.has(row.id)) continue;
       const path = join(this.packsDir, packFileName(row.id));
-      if (!(await startsWithPackMagic(path))) continue;
+      if (!(await fileStartsWithPackMagic(path))) continue;
       const { size } = await stat(path);
       if (size >= row.committed_bytes && size < PACK_TARGET_BYTES) appendable = row.id;
       break;
@@ -302,19 +302,18 @@ export class PackedBlobStore implements BlobStore {
   private async isNativePack(id: number, handle: FileHandle): Promise<boolean> {
     let native = this.nativePacks.get(id);
     if (native === undefined) {
-      const magic = Buffer.alloc(PACK_MAGIC.length);
-      native = (await readFully(handle, magic, 0)) === magic.length && magic.equals(PACK_MAGIC);
+      native = await startsWithPackMagic(handle);
       this.nativePacks.set(id, native);
     }
     return native;
   }
 }
 
-async function startsWithPackMagic(path: string): Promise<boolean> {
+/** Tells whether the file at `path` starts with the pack magic. */
+async function fileStartsWithPackMagic(path: string): Promise<boolean> {
   const handle = await open(path, 'r');
   try {
-    const magic = Buffer.alloc(PACK_MAGIC.length);
-    return (await readFully(handle, magic, 0)) === magic.length && magic.equals(PACK_MAGIC);
+    return await startsWithPackMagic(handle);
   } finally {
     await handle.close();
   }
