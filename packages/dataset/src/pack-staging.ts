@@ -57,7 +57,7 @@ export class PackStaging implements BlobStaging {
   private readonly writes = new Map<string, Promise<void>>();
   private readonly entries: PackedBlobEntry[] = [];
   private writer: Promise<PackWriter> | null = null;
-  /** Files adopted as packs, by their path outside the store; null where the file could not be linked. */
+  /** Files adopted as packs by their path outside the store, with null where the file could not be linked. */
   private readonly adopted = new Map<string, Promise<AdoptedPack | null>>();
   private state: StagingState = 'open';
 

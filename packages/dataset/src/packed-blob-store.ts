@@ -41,7 +41,7 @@ interface PackState {
 /** Pack length at which a new staging session starts a new pack rather than append. */
 const PACK_TARGET_BYTES = 256 * 1024 * 1024;
 
-/** Newest packs searched for one to append to; older ones are left, and a new pack is started. */
+/** Newest packs searched for one to append to. Older ones are left, and a new pack is started. */
 const MAX_PACKS_SEARCHED = 64;
 
 /** Errors of link(2) that mean the file cannot be linked into the packs directory, so its bytes are copied instead. */

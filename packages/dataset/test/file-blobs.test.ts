@@ -122,7 +122,7 @@ describe('blobs added from files', () => {
     expect(statSync(source).nlink).toBe(1);
   });
 
-  it('unlinks the file after a failed commit', async () => {
+  it('removes the link after a failed commit', async () => {
     const samples = makeSamples(2, 1);
     const store = await openStore();
     await commitFromFile(store, samples, writeJournalFile(join(temp.dir, 'first.log'), samples), 'first');

@@ -93,7 +93,7 @@ export const bridgeCommand: CliCommand = {
       const interrupted = stopReason === 'SIGINT' || stopReason === 'SIGTERM';
       if (interrupted) context.log.info({ robot, reason: stopReason }, 'stopping: waiting at most 2 s for acknowledgements; the rest stays queued');
       try {
-        await uplink.drain(Math.min(drainSeconds, interrupted ? 2 : drainSeconds) * 1000);
+        await uplink.drain((interrupted ? Math.min(drainSeconds, 2) : drainSeconds) * 1000);
       } catch (error) {
         context.log.warn({ robot, error: (error as Error).message }, 'samples remain queued; the next bridge run with this queue sends them');
       }

@@ -1,8 +1,9 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
-import { FileLock } from '@fieldloop/dataset';
+import type { FileLock } from '@fieldloop/dataset';
 import { IntakeJournal, type JournalRecordRef } from './intake-journal.ts';
 import { PayloadCache } from './payload-cache.ts';
+import { acquireProcessLock } from './process-lock.ts';
 import type { QueueSynchronous } from './outbound-queue.ts';
 import type { SampleChunk } from './sample-codec.ts';
 
@@ -83,8 +84,9 @@ interface PendingRow {
 /**
  * The collector's durable memory, in one SQLite file in WAL mode: every (robot, boot, sequence)
  * seen, samples received but not yet in the store, chunks of incomplete samples, and, without
- * `isStored`, the ids of committed samples. A message is acknowledged to the broker only after its row is committed
- * here, so a collector crash loses nothing and a redelivery is recognised by its sequence key.
+ * `isStored`, the ids of committed samples. A message is acknowledged to the broker only after
+ * its row is committed here, so a collector crash loses nothing and a redelivery is recognised by
+ * its sequence key.
  *
  * The payload of a pending sample goes to an append-only `IntakeJournal`, and its row keeps only
  * where the payload lies. The journal is written before the rows commit, and `sync()` syncs both,
@@ -111,7 +113,7 @@ export class CollectorState {
   private readonly payloads: PayloadCache;
   private readonly isStored: ((sampleId: string) => boolean) | null;
   private readonly minAdoptedSegmentBytes: number;
-  /** The lock file `<path>.lock`, so that one process at a time uses the state and its journal; null for `:memory:`. */
+  /** The lock file `<path>.lock`, so that one process at a time uses the state and its journal, or null for `:memory:`. */
   private readonly lock: FileLock | null;
 
   constructor(options: CollectorStateOptions) {
@@ -438,17 +440,11 @@ export class CollectorState {
  * on this host that no longer runs is taken over.
  */
 function acquireStateLock(statePath: string): FileLock {
-  const path = `${statePath}.lock`;
   try {
-    return FileLock.acquire(path, {
-      locked: (owner, lockPath) =>
-        new Error(
-          `collector state ${statePath} is in use by process ${owner.pid} on host ${owner.hostname}. Give each collector its own --state, ` +
-            `or stop that process; if it no longer runs, delete ${lockPath}.`,
-        ),
-      invalid: (lockPath, text) =>
-        new Error(`invalid lock file ${lockPath} of collector state ${statePath}: expected JSON with pid and hostname, found ${JSON.stringify(text)}. Delete it if no collector runs.`),
-      contended: (lockPath) => new Error(`could not take the lock ${lockPath} of collector state ${statePath}: other processes kept taking it. Retry when they have finished.`),
+    return acquireProcessLock(`${statePath}.lock`, {
+      subject: `collector state ${statePath}`,
+      release: 'Give each collector its own --state, or stop that process',
+      deleteInvalid: 'Delete it if no collector runs',
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === undefined) throw error;

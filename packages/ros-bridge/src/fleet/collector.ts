@@ -175,7 +175,7 @@ export class FleetCollector {
     // A share name must not contain '/', '+' or '#'.
     const shareGroup = options.shareGroup ?? (connections > 1 ? clientId.replace(/[^A-Za-z0-9_-]/g, '_') : undefined);
     const filter = shareGroup ? `$share/${shareGroup}/${fleetTopics.allSamples(options.fleet)}` : fleetTopics.allSamples(options.fleet);
-    // The state asks the store which samples it has, so it keeps no list of its own.
+    // The state looks samples up in the store's index, so it keeps no list of its own.
     const stored: StoredView = { ids: null };
     const state = new CollectorState({
       path: options.statePath,
@@ -185,7 +185,6 @@ export class FleetCollector {
       isStored: (sampleId) => stored.ids?.has(sampleId) ?? false,
     });
     const collector = new FleetCollector(options, state, stored);
-    collector.openStoredIds();
     if (collector.recovered > 0) {
       collector.log.info({ statePath: options.statePath, pending: collector.recovered }, 'samples received by an earlier run are pending; the next field batch commits them');
     }
@@ -205,6 +204,7 @@ export class FleetCollector {
         log: collector.log,
       });
     try {
+      collector.openStoredIds();
       // The first connection keeps the plain client id, so a collector started with 1 connection before keeps its session.
       const first = await connect(clientId);
       collector.clients.push(first.client);

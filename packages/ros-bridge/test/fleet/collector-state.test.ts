@@ -127,7 +127,7 @@ describe('CollectorState', () => {
     await withDir(async (dir) => {
       const path = join(dir, 'state.db');
       const state = new CollectorState({ path });
-      expect(() => new CollectorState({ path })).toThrow(`collector state ${path} is in use by process ${process.pid}`);
+      expect(() => new CollectorState({ path })).toThrow(`collector state ${path} is locked by process ${process.pid}`);
       // The failed open left the first user's journal alone.
       expect(state.receiveSample('r', 'b', 0, 'id-1', Buffer.from('x'))).toBe('accepted');
       await state.sync();
@@ -311,7 +311,7 @@ describe('CollectorState', () => {
         for (let sequence = 0; sequence < 3; sequence += 1) state.receiveSample('r', 'b', sequence, `id-${sequence}`, Buffer.alloc(100, sequence));
         await state.sync();
         expect(await readdir(`${path}.intake`)).toHaveLength(3);
-        // `pending` seals the journal: the third segment holds a record, so a fourth one starts.
+        // `pending` seals the journal: the third segment contains a record, so a fourth one starts.
         const [first, ...rest] = state.pending(10);
         expect(rest.map((row) => row.payload[0])).toEqual([1, 2]);
         expect(await readdir(`${path}.intake`)).toHaveLength(4);

@@ -100,7 +100,7 @@ describe('fleet transport through aedes', () => {
     expect((await storeSampleIds(join(dir, 'store'))).length).toBe(20);
   });
 
-  it('writes each payload once: the store takes in the sealed journal segment', async () => {
+  it('links a sealed journal segment in', async () => {
     const base = await collector(broker.url, { minAdoptedSegmentBytes: 1 });
     const robot = uplink(broker.url, 'rover-1');
     const samples = Array.from({ length: 5 }, (_, i) => makeSample(`once${i}`));
@@ -110,7 +110,7 @@ describe('fleet transport through aedes', () => {
 
     // The one pack is the journal segment, linked in: it starts with the journal's record magic, not the pack magic.
     expect((await packHeads(join(dir, 'store'))).map((head) => head.subarray(0, 4).toString('ascii'))).toEqual(['FLJ1']);
-    // Settling removed the collector's name for the segment; the new current segment is empty.
+    // Settling removed the collector's name for the segment, and the new current segment is empty.
     const segments = await readdir(join(dir, 'collector.db.intake'));
     expect(segments).toHaveLength(1);
     expect((await stat(join(dir, 'collector.db.intake', segments[0]!))).size).toBe(0);
